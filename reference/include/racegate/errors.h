@@ -1,0 +1,70 @@
+// racegate/errors.h — the exception types of the reference implementation.
+//
+// Every error the reference raises is a `racegate::Error` whose dynamic type
+// names the Python exception CPython raises in the same situation, and whose
+// `what()` is CPython's message text, character for character. So a Python
+// user reads the same words, and a conformance case can assert on them:
+//
+//   try { p.start(); } catch (const racegate::AssertionError& e) {
+//     // e.what() == "cannot start a process twice"
+//     // e.python_type() == "AssertionError"
+//   }
+//
+// Thread-safety: the types are plain values; copying and throwing them is safe
+// from any thread.
+#pragma once
+
+#include <stdexcept>
+#include <string>
+
+namespace racegate {
+
+// Error
+//
+// Base of every racegate exception. `python_type()` is the name of the Python
+// exception class this error stands for (used when a child process prints an
+// uncaught error, as CPython does: "AssertionError: <message>").
+class Error : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+  [[nodiscard]] virtual const char* python_type() const noexcept { return "Exception"; }
+};
+
+#define RACEGATE_DEFINE_ERROR(Name, Base)                                       \
+  class Name : public Base {                                                    \
+   public:                                                                      \
+    using Base::Base;                                                           \
+    [[nodiscard]] const char* python_type() const noexcept override { return #Name; } \
+  }
+
+// Raised for violated preconditions that CPython checks with `assert`
+// (e.g. "cannot start a process twice").
+RACEGATE_DEFINE_ERROR(AssertionError, Error);
+// CPython's ValueError (e.g. "semaphore or lock released too many times").
+RACEGATE_DEFINE_ERROR(ValueError, Error);
+// CPython's RuntimeError (e.g. "release unlocked lock").
+RACEGATE_DEFINE_ERROR(RuntimeError, Error);
+// CPython's OSError: a system call the reference depends on failed. The message
+// carries the call and strerror().
+RACEGATE_DEFINE_ERROR(OSError, Error);
+
+#undef RACEGATE_DEFINE_ERROR
+
+namespace mp {
+
+// SystemExit
+//
+// Thrown from a process's target or `run()` to end the child with a given
+// exit code, as `sys.exit(code)` does in CPython: the child's `exitcode`
+// becomes `code`. Outside a child process it is an ordinary exception.
+class SystemExit {
+ public:
+  explicit SystemExit(int code = 0) noexcept : code_(code) {}
+  [[nodiscard]] int code() const noexcept { return code_; }
+
+ private:
+  int code_;
+};
+
+}  // namespace mp
+}  // namespace racegate
