@@ -30,8 +30,10 @@ struct ProcessState {
   bool daemon = false;
   pid_t creator_pid = 0;        // the process that constructed the object
   bool is_main = false;
-  // Written once by start() before the state is shared with other threads.
-  bool started = false;
+  // start() claims the object once, then publishes pid and pidfd with
+  // `started` (release); readers check `started` (acquire) before reading them.
+  std::atomic<bool> start_claimed{false};
+  std::atomic<bool> started{false};
   pid_t pid = 0;
   int pidfd = -1;               // open for the state's lifetime (never reused early)
   std::optional<int> exitcode;  // guarded by mu
@@ -217,7 +219,7 @@ bool Process::daemon() const {
 }
 
 void Process::set_daemon(bool daemonic) {
-  if (state_->started) throw AssertionError("process has already started");
+  if (state_->start_claimed) throw AssertionError("process has already started");
   state_->daemon = daemonic;
 }
 
@@ -229,13 +231,14 @@ std::optional<pid_t> Process::pid() const {
 
 void Process::start() {
   schedule::point(schedule::Op::kProcessStart, this);
-  if (state_->started) throw AssertionError("cannot start a process twice");
+  if (state_->started || state_->is_main) throw AssertionError("cannot start a process twice");
   if (state_->creator_pid != getpid()) {
     throw AssertionError("can only start a process object created by current process");
   }
   if (g_current_daemon) {
     throw AssertionError("daemonic processes are not allowed to have children");
   }
+  if (state_->start_claimed.exchange(true)) throw AssertionError("cannot start a process twice");
   racegate::internal::ensure_exit_hook();
   (void)reap_and_list_children();  // CPython's _cleanup(): reap finished children
   (void)name();                     // fix the default name before the child copies it
@@ -252,6 +255,7 @@ void Process::start() {
   pid_t pid = fork();
   if (pid == -1) {
     int err = errno;
+    state_->start_claimed = false;
     throw OSError(std::string("fork() failed: ") + std::strerror(err));
   }
   if (pid == 0) {
