@@ -1,0 +1,215 @@
+// JSON form of the report model (results.jsonl lines, report.json). Field
+// names are the schema documented in docs/report-schema.md; optional values
+// that are absent are written as null.
+#include <nlohmann/json.hpp>
+
+#include "racegate/reports/finding.h"
+#include "racegate/reports/run.h"
+
+namespace racegate::reports {
+
+using nlohmann::json;
+
+namespace {
+
+template <class T>
+void get_opt(const json& j, const char* key, T& out) {
+  if (auto it = j.find(key); it != j.end() && !it->is_null()) it->get_to(out);
+}
+
+template <class T>
+void get_opt(const json& j, const char* key, std::optional<T>& out) {
+  if (auto it = j.find(key); it != j.end() && !it->is_null()) out = it->get<T>();
+}
+
+template <class T>
+json opt(const std::optional<T>& v) {
+  return v ? json(*v) : json(nullptr);
+}
+
+}  // namespace
+
+void to_json(json& j, const Frame& f) {
+  j = json{{"index", f.index},   {"function", f.function}, {"file", f.file},
+           {"line", f.line},     {"column", f.column},     {"module", f.module},
+           {"module_offset", f.module_offset}};
+}
+void from_json(const json& j, Frame& f) {
+  get_opt(j, "index", f.index);
+  get_opt(j, "function", f.function);
+  get_opt(j, "file", f.file);
+  get_opt(j, "line", f.line);
+  get_opt(j, "column", f.column);
+  get_opt(j, "module", f.module);
+  get_opt(j, "module_offset", f.module_offset);
+}
+
+void to_json(json& j, const Stack& s) {
+  j = json{{"role", s.role}, {"title", s.title}, {"frames", s.frames}};
+}
+void from_json(const json& j, Stack& s) {
+  get_opt(j, "role", s.role);
+  get_opt(j, "title", s.title);
+  get_opt(j, "frames", s.frames);
+}
+
+void to_json(json& j, const SourceLocation& l) {
+  j = json{{"file", l.file}, {"line", l.line}, {"column", l.column}, {"function", l.function}};
+}
+void from_json(const json& j, SourceLocation& l) {
+  get_opt(j, "file", l.file);
+  get_opt(j, "line", l.line);
+  get_opt(j, "column", l.column);
+  get_opt(j, "function", l.function);
+}
+
+void to_json(json& j, const Finding& f) {
+  j = json{{"tool", f.tool},         {"kind", f.kind},         {"headline", f.headline},
+           {"summary", f.summary},   {"location", f.location}, {"stacks", f.stacks},
+           {"threads", f.threads},   {"mutexes", f.mutexes},   {"pid", f.pid},
+           {"signature", f.signature}, {"truncated", f.truncated}, {"raw", f.raw}};
+}
+void from_json(const json& j, Finding& f) {
+  get_opt(j, "tool", f.tool);
+  get_opt(j, "kind", f.kind);
+  get_opt(j, "headline", f.headline);
+  get_opt(j, "summary", f.summary);
+  get_opt(j, "location", f.location);
+  get_opt(j, "stacks", f.stacks);
+  get_opt(j, "threads", f.threads);
+  get_opt(j, "mutexes", f.mutexes);
+  get_opt(j, "pid", f.pid);
+  get_opt(j, "signature", f.signature);
+  get_opt(j, "truncated", f.truncated);
+  get_opt(j, "raw", f.raw);
+}
+
+const char* verdict_name(Verdict v) {
+  switch (v) {
+    case Verdict::kPass: return "PASS";
+    case Verdict::kFail: return "FAIL";
+    case Verdict::kRace: return "RACE";
+    case Verdict::kMissed: return "MISSED";
+    case Verdict::kTimeout: return "TIMEOUT";
+    case Verdict::kCrash: return "CRASH";
+    case Verdict::kError: return "ERROR";
+  }
+  return "ERROR";
+}
+
+std::optional<Verdict> parse_verdict(const std::string& name) {
+  for (Verdict v : {Verdict::kPass, Verdict::kFail, Verdict::kRace, Verdict::kMissed,
+                    Verdict::kTimeout, Verdict::kCrash, Verdict::kError}) {
+    if (name == verdict_name(v)) return v;
+  }
+  return std::nullopt;
+}
+
+Verdict Run::worst() const {
+  Verdict w = Verdict::kPass;
+  for (const auto& u : units) w = std::max(w, u.verdict);
+  return w;
+}
+
+void to_json(json& j, const Outcome& o) {
+  j = json{{"name", o.name}, {"grade", o.grade}, {"count", o.count}};
+}
+void from_json(const json& j, Outcome& o) {
+  get_opt(j, "name", o.name);
+  get_opt(j, "grade", o.grade);
+  get_opt(j, "count", o.count);
+}
+
+void to_json(json& j, const UnitResult& u) {
+  j = json{{"case_id", u.case_id},
+           {"title", u.title},
+           {"seed_document", u.seed_document},
+           {"tags", u.tags},
+           {"expectation", u.expectation},
+           {"race_site", u.race_site},
+           {"binary", u.binary},
+           {"variant", u.variant},
+           {"repeat", u.repeat},
+           {"seed", u.seed},
+           {"trials_requested", u.trials_requested},
+           {"trials_run", u.trials_run},
+           {"verdict", verdict_name(u.verdict)},
+           {"message", u.message},
+           {"outcomes", u.outcomes},
+           {"counterexample", u.counterexample},
+           {"reproduce", u.reproduce},
+           {"replay_command", u.replay_command},
+           {"exit_code", opt(u.exit_code)},
+           {"signal", opt(u.signal)},
+           {"wall_seconds", u.wall_seconds},
+           {"peak_rss_kb", u.peak_rss_kb},
+           {"stdout", u.stdout_text},
+           {"stderr", u.stderr_text},
+           {"stdout_truncated", u.stdout_truncated},
+           {"stderr_truncated", u.stderr_truncated},
+           {"hang_stacks", u.hang_stacks},
+           {"findings", u.findings}};
+}
+void from_json(const json& j, UnitResult& u) {
+  get_opt(j, "case_id", u.case_id);
+  get_opt(j, "title", u.title);
+  get_opt(j, "seed_document", u.seed_document);
+  get_opt(j, "tags", u.tags);
+  get_opt(j, "expectation", u.expectation);
+  get_opt(j, "race_site", u.race_site);
+  get_opt(j, "binary", u.binary);
+  get_opt(j, "variant", u.variant);
+  get_opt(j, "repeat", u.repeat);
+  get_opt(j, "seed", u.seed);
+  get_opt(j, "trials_requested", u.trials_requested);
+  get_opt(j, "trials_run", u.trials_run);
+  std::string v;
+  get_opt(j, "verdict", v);
+  u.verdict = parse_verdict(v).value_or(Verdict::kError);
+  get_opt(j, "message", u.message);
+  get_opt(j, "outcomes", u.outcomes);
+  get_opt(j, "counterexample", u.counterexample);
+  get_opt(j, "reproduce", u.reproduce);
+  get_opt(j, "replay_command", u.replay_command);
+  get_opt(j, "exit_code", u.exit_code);
+  get_opt(j, "signal", u.signal);
+  get_opt(j, "wall_seconds", u.wall_seconds);
+  get_opt(j, "peak_rss_kb", u.peak_rss_kb);
+  get_opt(j, "stdout", u.stdout_text);
+  get_opt(j, "stderr", u.stderr_text);
+  get_opt(j, "stdout_truncated", u.stdout_truncated);
+  get_opt(j, "stderr_truncated", u.stderr_truncated);
+  get_opt(j, "hang_stacks", u.hang_stacks);
+  get_opt(j, "findings", u.findings);
+}
+
+void to_json(json& j, const RunInfo& r) {
+  j = json{{"tool_version", r.tool_version}, {"run_seed", r.run_seed},
+           {"started_at", r.started_at},     {"wall_seconds", r.wall_seconds},
+           {"variants", r.variants},         {"command_line", r.command_line},
+           {"shard_index", r.shard_index},   {"shard_total", r.shard_total},
+           {"interrupted", r.interrupted},   {"source_root", r.source_root}};
+}
+void from_json(const json& j, RunInfo& r) {
+  get_opt(j, "tool_version", r.tool_version);
+  get_opt(j, "run_seed", r.run_seed);
+  get_opt(j, "started_at", r.started_at);
+  get_opt(j, "wall_seconds", r.wall_seconds);
+  get_opt(j, "variants", r.variants);
+  get_opt(j, "command_line", r.command_line);
+  get_opt(j, "shard_index", r.shard_index);
+  get_opt(j, "shard_total", r.shard_total);
+  get_opt(j, "interrupted", r.interrupted);
+  get_opt(j, "source_root", r.source_root);
+}
+
+void to_json(json& j, const Run& r) {
+  j = json{{"schema", "racegate-run/1"}, {"run", r.info}, {"units", r.units},
+           {"verdict", verdict_name(r.worst())}};
+}
+void from_json(const json& j, Run& r) {
+  get_opt(j, "run", r.info);
+  get_opt(j, "units", r.units);
+}
+
+}  // namespace racegate::reports

@@ -1,0 +1,1 @@
+# Tests of the sanitizer log parsers (racegate_add_test calls).

@@ -1,0 +1,1 @@
+# Tests of the report writers (racegate_add_test calls).
