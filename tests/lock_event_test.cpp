@@ -14,7 +14,7 @@
 #include "racegate/threading/event.h"
 #include "racegate/threading/lock.h"
 #include "racegate/threading/thread.h"
-#include "support/process_guard.h"
+#include "cases/support/process_guard.h"
 #include "support/shared_value.h"
 
 namespace mp = racegate::mp;

@@ -19,7 +19,7 @@
 #include "racegate/mp/event.h"
 #include "racegate/mp/process.h"
 #include "support/child_program.h"
-#include "support/process_guard.h"
+#include "cases/support/process_guard.h"
 
 namespace mp = racegate::mp;
 using racegate::test::ProcessGuard;

@@ -139,4 +139,33 @@ ChildResult run_child_program(const std::string& name, const std::vector<std::st
   return result;
 }
 
+ChildResult run_command(const std::vector<std::string>& args, double timeout_s) {
+  char dir_template[] = "/tmp/racegate-cmd-XXXXXX";
+  const char* dir_c = mkdtemp(dir_template);
+  if (!dir_c) throw std::runtime_error(std::string("mkdtemp: ") + std::strerror(errno));
+  const std::string dir = dir_c;
+  std::vector<std::string> argv_s = args;
+  std::vector<char*> argv;
+  for (auto& a : argv_s) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  const std::string out_path = dir + "/stdout.txt", err_path = dir + "/stderr.txt";
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&actions, 1, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  posix_spawn_file_actions_addopen(&actions, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  pid_t pid = 0;
+  int rc = posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  if (rc != 0) throw std::runtime_error(std::string("posix_spawn ") + args[0] + ": " + std::strerror(rc));
+  ChildResult result;
+  result.exit_code = wait_with_watchdog(pid, timeout_s, result.timed_out);
+  result.stdout_text = slurp(out_path);
+  result.stderr_text = slurp(err_path);
+  unlink(out_path.c_str());
+  unlink(err_path.c_str());
+  rmdir(dir.c_str());
+  return result;
+}
+
 }  // namespace racegate::test

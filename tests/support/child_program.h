@@ -22,6 +22,7 @@ struct ChildResult {
   bool timed_out = false;     // killed by the watchdog
   std::string sanitizer_log;  // every sanitizer log file the child wrote, concatenated
   std::string stderr_text;    // the child's stderr
+  std::string stdout_text;    // run_command only: the command's stdout
 };
 
 // Starts this binary as `--racegate-child=NAME args...` with posix_spawn, with
@@ -30,6 +31,10 @@ struct ChildResult {
 // it, reads its logs and removes the directory.
 ChildResult run_child_program(const std::string& name, const std::vector<std::string>& args,
                               double timeout_s = 120.0);
+
+// Runs an arbitrary command (argv[0] is a path) with stdout and stderr captured,
+// killed after `timeout_s`, and reaped. The environment is this process's.
+ChildResult run_command(const std::vector<std::string>& argv, double timeout_s = 300.0);
 
 }  // namespace racegate::test
 

@@ -67,6 +67,7 @@
 #include <utility>
 #include <vector>
 
+#include "racegate/errors.h"  // SystemExit, AssertionError
 #include "racegate/internal/deadline.h"
 
 namespace racegate::mp {

@@ -1,0 +1,110 @@
+// Case binaries: ask one for its cases (`--list --json`), and the guardian.
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+#include <fcntl.h>
+#include <iostream>
+#include <poll.h>
+#include <set>
+#include <spawn.h>
+#include <string>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "runner.h"
+
+extern char** environ;
+
+namespace racegate::runner {
+
+std::vector<CaseEntry> list_cases(const std::filesystem::path& binary) {
+  if (access(binary.c_str(), X_OK) != 0) {
+    throw SetupError(fmt::format("case binary {} is {}", binary.string(),
+                                 access(binary.c_str(), F_OK) == 0 ? "not executable" : "missing"));
+  }
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) != 0) throw SetupError("pipe2 failed");
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
+  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+  std::vector<std::string> argv_s = {binary.string(), "--list", "--json"};
+  std::vector<char*> argv;
+  for (auto& a : argv_s) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  pid_t pid;
+  int rc = posix_spawn(&pid, argv[0], &fa, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&fa);
+  close(fds[1]);
+  if (rc != 0) {
+    close(fds[0]);
+    throw SetupError(fmt::format("cannot run {}: {}", binary.string(), std::strerror(rc)));
+  }
+  std::string text;
+  char buf[65536];
+  for (;;) {
+    pollfd p{fds[0], POLLIN, 0};
+    if (poll(&p, 1, 60000) <= 0) {  // a listing that takes a minute is broken
+      kill(pid, SIGKILL);
+      break;
+    }
+    ssize_t n = read(fds[0], buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    text.append(buf, static_cast<std::size_t>(n));
+  }
+  close(fds[0]);
+  int status = 0;
+  while (waitpid(pid, &status, 0) == -1 && errno == EINTR) {}
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    throw SetupError(fmt::format("{} --list --json failed (status {})", binary.string(), status));
+  }
+  auto j = nlohmann::json::parse(text, nullptr, false);
+  if (j.is_discarded() || !j.is_array()) {
+    throw SetupError(fmt::format("{} --list --json did not print a JSON array; is it a racegate case binary?",
+                                 binary.string()));
+  }
+  std::vector<CaseEntry> out;
+  for (const auto& c : j) {
+    CaseEntry e;
+    e.id = c.value("id", "");
+    e.title = c.value("title", "");
+    e.seed_document = c.value("seed_document", "");
+    e.expectation = c.value("expectation", "holds");
+    e.race_site = c.value("race_site", "");
+    e.variant = c.value("variant", "plain");
+    e.tags = c.value("tags", std::vector<std::string>{});
+    e.default_trials = c.value("default_trials", 100);
+    e.timeout_seconds = c.value("timeout_seconds", 120.0);
+    e.binary = std::filesystem::absolute(binary);
+    if (e.id.empty()) throw SetupError(binary.string() + " listed a case without an id");
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
+int guardian_main() {
+  // Own process group, so that a Ctrl-C aimed at the runner does not reach us
+  // before we did our job; ignore the polite signals for the same reason.
+  setpgid(0, 0);
+  signal(SIGINT, SIG_IGN);
+  signal(SIGTERM, SIG_IGN);
+  signal(SIGHUP, SIG_IGN);
+  std::set<pid_t> groups;
+  std::string line;
+  while (std::getline(std::cin, line)) {
+    if (line.size() < 2) continue;
+    pid_t pgid = static_cast<pid_t>(std::atol(line.c_str() + 1));
+    if (pgid <= 1) continue;
+    if (line[0] == '+') groups.insert(pgid);
+    if (line[0] == '-') groups.erase(pgid);
+  }
+  // The runner is gone (or done): nothing of its units may survive it.
+  for (pid_t g : groups) killpg(g, SIGKILL);
+  return 0;
+}
+
+}  // namespace racegate::runner

@@ -1,0 +1,488 @@
+// racegate — the runner. See `racegate --help` and docs/runner.md.
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <ctime>
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <fstream>
+#include <iostream>
+#include <random>
+#include <set>
+#include <spawn.h>
+#include <sstream>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "racegate/reports/reporter.h"
+#include "runner.h"
+
+extern char** environ;
+
+namespace fs = std::filesystem;
+using racegate::reports::Verdict;
+
+namespace racegate::runner {
+namespace {
+
+constexpr const char* kVersion = "0.1.0";
+const std::vector<std::string> kAllVariants = {"plain", "tsan", "asan"};
+const std::vector<std::string> kAllFormats = {"json", "junit", "sarif", "md", "html"};
+
+std::atomic<bool> g_interrupted{false};
+
+std::vector<std::string> split(const std::string& s, char sep) {
+  std::vector<std::string> out;
+  std::stringstream ss(s);
+  for (std::string item; std::getline(ss, item, sep);) {
+    if (!item.empty()) out.push_back(item);
+  }
+  return out;
+}
+
+// GoogleTest-style filter: POSITIVE[:POSITIVE...][-NEGATIVE[:NEGATIVE...]] of globs.
+bool matches_filter(const std::string& id, const std::string& filter) {
+  if (filter.empty()) return true;
+  auto dash = filter.find('-');
+  std::string pos = filter.substr(0, dash);
+  std::string neg = dash == std::string::npos ? "" : filter.substr(dash + 1);
+  bool ok = pos.empty();
+  for (const auto& g : split(pos, ':')) ok = ok || fnmatch(g.c_str(), id.c_str(), 0) == 0;
+  for (const auto& g : split(neg, ':')) ok = ok && fnmatch(g.c_str(), id.c_str(), 0) != 0;
+  return ok;
+}
+
+fs::path self_dir() { return fs::read_symlink("/proc/self/exe").parent_path(); }
+
+// The project's own case binaries: build/<preset>/cases/racegate-cases[-variant],
+// found from this runner's place in build/<preset>/harness/.
+fs::path default_binary(const std::string& variant) {
+  fs::path build_root = self_dir().parent_path().parent_path();
+  if (variant == "plain") return build_root / "default" / "cases" / "racegate-cases";
+  return build_root / variant / "cases" / ("racegate-cases-" + variant);
+}
+
+struct Selection {
+  std::vector<std::string> binaries;
+  std::vector<std::string> variants;
+  std::string filter;
+};
+
+std::vector<CaseEntry> discover(const Selection& sel) {
+  std::vector<fs::path> bins;
+  std::vector<std::string> variants = sel.variants.empty() ? kAllVariants : sel.variants;
+  for (const auto& v : variants) {
+    if (std::find(kAllVariants.begin(), kAllVariants.end(), v) == kAllVariants.end()) {
+      throw SetupError(fmt::format("unknown variant '{}' (plain, tsan, asan)", v));
+    }
+  }
+  if (!sel.binaries.empty()) {
+    for (const auto& b : sel.binaries) bins.emplace_back(b);
+  } else {
+    for (const auto& v : variants) {
+      fs::path p = default_binary(v);
+      if (access(p.c_str(), X_OK) != 0) {
+        throw SetupError(fmt::format(
+            "the {} case binary is missing: {}\n  build it with `cmake --preset {} && cmake --build --preset {}`, "
+            "choose variants with --variants, or name binaries with --binary",
+            v, p.string(), v == "plain" ? "default" : v, v == "plain" ? "default" : v));
+      }
+      bins.push_back(p);
+    }
+  }
+  std::vector<CaseEntry> out;
+  for (const auto& b : bins) {
+    for (auto& c : list_cases(b)) {
+      if (!sel.variants.empty() &&
+          std::find(variants.begin(), variants.end(), c.variant) == variants.end()) {
+        continue;
+      }
+      if (matches_filter(c.id, sel.filter)) out.push_back(std::move(c));
+    }
+  }
+  return out;
+}
+
+std::string now_iso() {
+  std::time_t t = std::time(nullptr);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
+  return buf;
+}
+
+// Starts `racegate __guardian`; returns the write end of its stdin and its pid.
+std::pair<int, pid_t> start_guardian() {
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) != 0) throw SetupError("pipe2 failed");
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_adddup2(&fa, fds[0], 0);
+  std::string exe = fs::read_symlink("/proc/self/exe").string();
+  std::string sub = "__guardian";
+  char* argv[] = {exe.data(), sub.data(), nullptr};
+  pid_t pid;
+  int rc = posix_spawn(&pid, exe.c_str(), &fa, nullptr, argv, environ);
+  posix_spawn_file_actions_destroy(&fa);
+  close(fds[0]);
+  if (rc != 0) {
+    close(fds[1]);
+    throw SetupError(fmt::format("cannot start the guardian: {}", std::strerror(rc)));
+  }
+  return {fds[1], pid};
+}
+
+const char* colour(Verdict v, bool tty) {
+  if (!tty) return "";
+  return v == Verdict::kPass ? "\033[32m" : "\033[31m";
+}
+
+struct RunOptions {
+  Selection sel;
+  int jobs = 0;
+  int trials = 0;
+  int repeat = 1;
+  std::optional<std::uint64_t> seed;
+  double timeout = 0;
+  std::string shard;
+  std::string out = "racegate-out";
+  std::string formats = "json,junit,sarif,md,html";
+  std::string source_root;
+  bool quiet = false;
+};
+
+void write_reports(const reports::Run& run, const fs::path& out, const std::vector<std::string>& formats,
+                   bool announce) {
+  reports::ReportConfig cfg{out, run.info.source_root};
+  for (const auto& f : formats) {
+    auto r = reports::make_reporter(f);
+    if (!r) throw SetupError(fmt::format("no reporter '{}'", f));
+    auto path = r->write(run, cfg);
+    if (announce) std::cout << "report: " << path.string() << "\n";
+  }
+}
+
+std::vector<std::string> check_formats(const std::string& list) {
+  auto formats = split(list, ',');
+  for (const auto& f : formats) {
+    if (!reports::make_reporter(f)) {
+      std::string known;
+      for (const auto& r : reports::reporters()) known += (known.empty() ? "" : ", ") + r.name;
+      throw SetupError(fmt::format("unknown format '{}' (known: {})", f, known));
+    }
+  }
+  return formats;
+}
+
+int do_run(const RunOptions& o, const std::string& command_line, std::optional<std::string> replay_id = {}) {
+  auto formats = check_formats(o.formats);
+  // Sharding: --shard I/N, else GoogleTest's environment protocol.
+  int shard_index = 0, shard_total = 1;
+  if (!o.shard.empty()) {
+    auto parts = split(o.shard, '/');
+    if (parts.size() != 2) throw SetupError("--shard takes I/N, e.g. 0/4");
+    shard_index = std::stoi(parts[0]);
+    shard_total = std::stoi(parts[1]);
+  } else if (const char* t = std::getenv("GTEST_TOTAL_SHARDS")) {
+    shard_total = std::atoi(t);
+    const char* i = std::getenv("GTEST_SHARD_INDEX");
+    shard_index = i ? std::atoi(i) : 0;
+  }
+  if (shard_total < 1 || shard_index < 0 || shard_index >= shard_total) {
+    throw SetupError(fmt::format("invalid shard {}/{}", shard_index, shard_total));
+  }
+  if (const char* f = std::getenv("GTEST_SHARD_STATUS_FILE")) std::ofstream(f).flush();
+
+  auto cases = discover(o.sel);
+  if (replay_id) {
+    std::erase_if(cases, [&](const CaseEntry& c) { return c.id != *replay_id; });
+    if (cases.empty()) throw SetupError(fmt::format("no case '{}' for that variant", *replay_id));
+  }
+  if (cases.empty()) throw SetupError("no case matches the filter");
+  std::sort(cases.begin(), cases.end(), [](const CaseEntry& a, const CaseEntry& b) {
+    return std::tie(a.id, a.variant) < std::tie(b.id, b.variant);
+  });
+
+  std::uint64_t run_seed = o.seed ? *o.seed : std::random_device{}() * 4294967296ull + std::random_device{}();
+  std::vector<Unit> units;
+  int index = 0;
+  for (const auto& c : cases) {
+    if (index++ % shard_total != shard_index) continue;
+    for (int r = 0; r < o.repeat; ++r) {
+      Unit u;
+      u.c = c;
+      u.repeat = r;
+      u.seed = replay_id ? *o.seed : derive_seed(run_seed, c.id, r);
+      u.trials = o.trials > 0 ? o.trials : c.default_trials;
+      u.timeout_seconds = o.timeout > 0 ? o.timeout : c.timeout_seconds;
+      units.push_back(std::move(u));
+    }
+  }
+
+  fs::path out = fs::absolute(o.out);
+  std::error_code ec;
+  fs::create_directories(out, ec);
+  if (ec || access(out.c_str(), W_OK) != 0) {
+    throw SetupError(fmt::format("cannot write to output directory {}: {}", out.string(),
+                                 ec ? ec.message() : std::strerror(errno)));
+  }
+  reports::Run run;
+  run.info.tool_version = kVersion;
+  run.info.run_seed = run_seed;
+  run.info.started_at = now_iso();
+  run.info.command_line = command_line;
+  run.info.shard_index = shard_index;
+  run.info.shard_total = shard_total;
+  run.info.source_root = fs::absolute(o.source_root.empty() ? fs::current_path() : fs::path(o.source_root));
+  std::set<std::string> vs;
+  for (const auto& u : units) vs.insert(u.c.variant);
+  run.info.variants.assign(vs.begin(), vs.end());
+
+  // results.jsonl: a header line, then one line per unit as it finishes.
+  fs::path results_path = out / "results.jsonl";
+  std::ofstream results(results_path, std::ios::trunc);
+  if (!results) throw SetupError("cannot create " + results_path.string());
+  results << nlohmann::json({{"schema", "racegate-results/1"}, {"run", run.info}}).dump() << "\n";
+  results.flush();
+
+  const bool tty = isatty(1);
+  std::cout << fmt::format("racegate {}: {} units ({} cases), seed {}, jobs {}, shard {}/{}\n", kVersion,
+                           units.size(), cases.size(), run_seed, o.jobs, shard_index, shard_total);
+  std::cout.flush();
+
+  char work_template[] = "/tmp/racegate-run-XXXXXX";
+  if (!mkdtemp(work_template)) throw SetupError("cannot create a work directory in /tmp");
+  ExecOptions eo;
+  eo.jobs = o.jobs;
+  eo.work_dir = work_template;
+  auto [guardian_fd, guardian_pid] = start_guardian();
+  eo.guardian_fd = guardian_fd;
+  eo.interrupted = &g_interrupted;
+
+  auto t0 = std::chrono::steady_clock::now();
+  std::size_t done = 0, failed = 0;
+  execute(units, eo, [&](reports::UnitResult&& u) {
+    ++done;
+    if (u.verdict != Verdict::kPass) {
+      ++failed;
+      u.replay_command = fmt::format("racegate replay {} --variant {} --seed {} --trials {}{}", u.case_id,
+                                     u.variant, u.seed, u.trials_requested,
+                                     o.sel.binaries.empty() ? "" : " --binary " + u.binary);
+    }
+    results << nlohmann::json(u).dump() << "\n";
+    results.flush();
+    double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (tty) std::cout << "\r\033[K";
+    if (!o.quiet || u.verdict != Verdict::kPass) {
+      std::cout << fmt::format("{}{:<7}{} {} [{}] {:.2f}s  {}\n", colour(u.verdict, tty),
+                               reports::verdict_name(u.verdict), tty ? "\033[0m" : "", u.case_id,
+                               u.variant, u.wall_seconds, u.message);
+    }
+    if (tty) {
+      std::cout << fmt::format("[{}/{}] {} failed, {:.1f}s", done, units.size(), failed, elapsed);
+    }
+    std::cout.flush();
+    run.units.push_back(std::move(u));
+  });
+  close(eo.guardian_fd);  // EOF: the guardian ends (nothing is registered any more)
+  while (waitpid(guardian_pid, nullptr, 0) == -1 && errno == EINTR) {}
+  fs::remove_all(eo.work_dir, ec);
+  if (tty) std::cout << "\r\033[K";
+
+  run.info.wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  run.info.interrupted = g_interrupted.load();
+  write_reports(run, out, formats, true);
+
+  std::map<Verdict, int> counts;
+  for (const auto& u : run.units) ++counts[u.verdict];
+  std::string tally;
+  for (auto& [v, n] : counts) tally += fmt::format("{}{} {}", tally.empty() ? "" : ", ", n, reports::verdict_name(v));
+  std::cout << fmt::format("{} units in {:.1f}s: {}{}\n", run.units.size(), run.info.wall_seconds,
+                           tally.empty() ? "none" : tally, run.info.interrupted ? " (INTERRUPTED)" : "");
+  for (const auto& u : run.units) {
+    if (u.verdict != Verdict::kPass) std::cout << "  replay: " << u.replay_command << "\n";
+  }
+  bool ok = run.worst() == Verdict::kPass && !run.info.interrupted && run.units.size() == units.size();
+  return ok ? 0 : 1;
+}
+
+reports::Run read_results(const std::vector<std::string>& files) {
+  reports::Run run;
+  for (const auto& f : files) {
+    std::ifstream in(f);
+    if (!in) throw SetupError("cannot read " + f);
+    std::string line;
+    int n = 0;
+    while (std::getline(in, line)) {
+      ++n;
+      if (line.empty()) continue;
+      auto j = nlohmann::json::parse(line, nullptr, false);
+      if (j.is_discarded()) {
+        std::cerr << fmt::format("racegate: {}:{}: not JSON (a truncated last line?), skipped\n", f, n);
+        continue;
+      }
+      if (j.contains("schema")) {
+        auto info = j.value("run", nlohmann::json::object()).get<reports::RunInfo>();
+        if (run.info.tool_version.empty()) {
+          run.info = info;
+        } else {
+          run.info.wall_seconds = std::max(run.info.wall_seconds, info.wall_seconds);
+          run.info.interrupted = run.info.interrupted || info.interrupted;
+        }
+        continue;
+      }
+      run.units.push_back(j.get<reports::UnitResult>());
+    }
+  }
+  if (files.size() > 1) {
+    run.info.shard_index = 0;
+    run.info.shard_total = 1;
+  }
+  return run;
+}
+
+}  // namespace
+}  // namespace racegate::runner
+
+int main(int argc, char** argv) {
+  using namespace racegate::runner;
+  if (argc == 2 && std::string(argv[1]) == "__guardian") return guardian_main();
+
+  std::string command_line;
+  for (int i = 0; i < argc; ++i) command_line += (i ? " " : "") + std::string(argv[i]);
+
+  CLI::App app{"racegate: runs concurrency conformance cases in isolated processes under plain, "
+               "ThreadSanitizer and ASan/UBSan builds, judges each, and writes JSON, JUnit, SARIF, "
+               "Markdown and HTML reports.\n\nExit codes: 0 everything passed, 1 something did not "
+               "(or the run was interrupted), 2 bad usage or a broken set-up."};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", std::string("racegate ") + "0.1.0");
+
+  RunOptions ro;
+  ro.jobs = static_cast<int>(std::max(1L, sysconf(_SC_NPROCESSORS_ONLN)));
+  auto add_selection = [&](CLI::App* c) {
+    c->add_option("--filter", ro.sel.filter, "Case ids to include, as globs: A*:B*-C* (GoogleTest syntax)");
+    c->add_option("--binary", ro.sel.binaries, "Case binaries to use instead of the project's own")
+        ->expected(1, -1);
+  };
+  auto add_variants = [&](CLI::App* c) {
+    c->add_option_function<std::string>(
+        "--variants", [&](const std::string& v) { ro.sel.variants = split(v, ','); },
+        "Variants to run: plain,tsan,asan (default: all)");
+  };
+
+  auto* list = app.add_subcommand("list", "List the cases");
+  bool list_json = false;
+  add_selection(list);
+  add_variants(list);
+  list->add_flag("--json", list_json, "Print JSON");
+
+  auto* run = app.add_subcommand("run", "Run the cases and write the reports");
+  add_selection(run);
+  add_variants(run);
+  run->add_option("--jobs,-j", ro.jobs, "Units run at once (default: the number of CPUs)")->check(CLI::PositiveNumber);
+  run->add_option("--trials", ro.trials, "Trials per unit (default: each case's own)")->check(CLI::PositiveNumber);
+  run->add_option("--repeat", ro.repeat, "Run each (case, variant) this many times with different seeds")
+      ->check(CLI::PositiveNumber);
+  run->add_option("--seed", ro.seed, "Run seed (default: random, printed); every unit's seed derives from it");
+  run->add_option("--timeout", ro.timeout, "Seconds before a unit is stopped as TIMEOUT (default: each case's own)")
+      ->check(CLI::PositiveNumber);
+  run->add_option("--shard", ro.shard, "Run shard I of N (I/N, 0-based); GTEST_TOTAL_SHARDS/GTEST_SHARD_INDEX also work");
+  run->add_option("--out", ro.out, "Output directory (default: racegate-out)");
+  run->add_option("--format", ro.formats, "Report formats: json,junit,sarif,md,html (default: all)");
+  run->add_option("--source-root", ro.source_root, "Report paths relative to this directory (default: cwd)");
+  run->add_flag("--quiet,-q", ro.quiet, "Print only units that did not pass");
+
+  auto* replay = app.add_subcommand("replay", "Rerun one unit exactly (as printed by a failed run)");
+  std::string replay_id, replay_variant;
+  std::uint64_t replay_seed = 0;
+  replay->add_option("id", replay_id, "Case id")->required();
+  replay->add_option("--variant", replay_variant, "plain, tsan or asan")->required();
+  replay->add_option("--seed", replay_seed, "The unit's seed")->required();
+  replay->add_option("--trials", ro.trials, "Trials (as printed)")->check(CLI::PositiveNumber);
+  replay->add_option("--binary", ro.sel.binaries, "Case binary, when not the project's own")->expected(1, -1);
+  replay->add_option("--out", ro.out, "Output directory (default: racegate-out)");
+  replay->add_option("--timeout", ro.timeout, "Seconds before TIMEOUT");
+
+  auto* report = app.add_subcommand("report", "Render reports from results.jsonl files");
+  std::vector<std::string> from;
+  std::string report_out = "racegate-out";
+  std::string report_formats = "json,junit,sarif,md,html";
+  report->add_option("--from", from, "results.jsonl file(s)")->required()->expected(1, -1);
+  report->add_option("--out", report_out, "Output directory");
+  report->add_option("--format", report_formats, "Report formats");
+
+  auto* merge = app.add_subcommand("merge", "Join the results of shards into one set of reports");
+  std::vector<std::string> shards;
+  merge->add_option("results", shards, "results.jsonl of each shard")->required()->expected(1, -1);
+  merge->add_option("--out", report_out, "Output directory");
+  merge->add_option("--format", report_formats, "Report formats");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int rc = app.exit(e);
+    return rc == 0 ? 0 : 2;
+  }
+
+  std::signal(SIGPIPE, SIG_IGN);
+  struct sigaction sa {};
+  sa.sa_handler = [](int) { g_interrupted.store(true); };
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+
+  try {
+    if (list->parsed()) {
+      auto cases = discover(ro.sel);
+      if (list_json) {
+        nlohmann::json all = nlohmann::json::array();
+        for (const auto& c : cases) {
+          all.push_back({{"id", c.id}, {"title", c.title}, {"seed_document", c.seed_document},
+                         {"tags", c.tags}, {"expectation", c.expectation}, {"race_site", c.race_site},
+                         {"variant", c.variant}, {"default_trials", c.default_trials},
+                         {"timeout_seconds", c.timeout_seconds}, {"binary", c.binary.string()}});
+        }
+        std::cout << all.dump(2) << "\n";
+      } else {
+        for (const auto& c : cases) {
+          std::cout << fmt::format("{:<48} {:<6} {:<14} {}\n", c.id, c.variant, c.expectation, c.title);
+        }
+      }
+      return 0;
+    }
+    if (run->parsed()) return do_run(ro, command_line);
+    if (replay->parsed()) {
+      ro.sel.variants = {replay_variant};
+      ro.seed = replay_seed;
+      ro.jobs = 1;
+      return do_run(ro, command_line, replay_id);
+    }
+    if (report->parsed() || merge->parsed()) {
+      auto formats = check_formats(report_formats);
+      auto r = read_results(report->parsed() ? from : shards);
+      std::filesystem::create_directories(report_out);
+      if (merge->parsed()) {
+        // The merged results, so that the merge can be merged or re-rendered again.
+        std::ostringstream all;
+        all << nlohmann::json({{"schema", "racegate-results/1"}, {"run", r.info}}).dump() << "\n";
+        for (const auto& u : r.units) all << nlohmann::json(u).dump() << "\n";
+        racegate::reports::write_file_atomically(std::filesystem::path(report_out) / "results.jsonl", all.str());
+      }
+      write_reports(r, report_out, formats, true);
+      return r.worst() == Verdict::kPass && !r.info.interrupted ? 0 : 1;
+    }
+  } catch (const SetupError& e) {
+    std::cerr << "racegate: " << e.what() << "\n";
+    return 2;
+  } catch (const std::exception& e) {
+    std::cerr << "racegate: " << e.what() << "\n";
+    return 2;
+  }
+  return 2;
+}

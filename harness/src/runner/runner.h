@@ -1,0 +1,84 @@
+// Internal to the racegate runner: plan, execute and judge units. Do not
+// depend on it directly.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <stdexcept>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "racegate/reports/run.h"
+
+namespace racegate::runner {
+
+// A case as a case binary lists it (`--list --json`).
+struct CaseEntry {
+  std::string id, title, seed_document, expectation, race_site, variant;
+  std::vector<std::string> tags;
+  int default_trials = 100;
+  double timeout_seconds = 120;
+  std::filesystem::path binary;
+};
+
+// One (case, variant, repeat) to run.
+struct Unit {
+  CaseEntry c;
+  int repeat = 0;
+  std::uint64_t seed = 0;
+  int trials = 0;
+  double timeout_seconds = 0;
+};
+
+struct ExecOptions {
+  int jobs = 1;
+  std::filesystem::path work_dir;     // per-unit log directories go below it
+  std::size_t output_cap = 1 << 20;   // bytes kept of stdout and of stderr
+  bool take_stacks = true;            // gdb/proc stacks on timeout
+  int guardian_fd = -1;               // pipe to the guardian (pgid registration)
+  // Set from a signal handler: start nothing more, kill what runs, return.
+  const std::atomic<bool>* interrupted = nullptr;
+};
+
+// Raised for problems that make the whole run impossible (exit code 2).
+struct SetupError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// Lists the cases of a case binary. Throws SetupError when it cannot be run or
+// its list cannot be read.
+std::vector<CaseEntry> list_cases(const std::filesystem::path& binary);
+
+// Runs every unit, at most opts.jobs at a time, calling on_done for each
+// finished unit (in finishing order) with its judged result.
+void execute(const std::vector<Unit>& units, const ExecOptions& opts,
+             const std::function<void(reports::UnitResult&&)>& on_done);
+
+// What the executor observed of one unit's process, for the verdict engine.
+struct Observation {
+  std::string spawn_error;            // non-empty: the unit could not be started
+  bool timed_out = false;
+  std::optional<int> exit_code;
+  std::optional<int> signal;
+  std::string result_text;            // what the case wrote on its result pipe
+  std::vector<reports::Finding> findings;
+  int stray_processes = 0;            // left in the unit's process group after it exited
+  std::vector<std::string> leaked_shm;  // shared-memory segments it left (removed)
+};
+
+// The verdict engine: fills verdict, message, outcomes, counterexample and
+// trials_run of `u` from what was observed.
+void judge(const Unit& unit, const Observation& obs, reports::UnitResult& u);
+
+// Deterministic per-unit seed from the run seed.
+std::uint64_t derive_seed(std::uint64_t run_seed, const std::string& case_id, int repeat);
+
+// The guardian: started once per run, kills every registered process group
+// when the runner dies (stdin reaches EOF). Lines: "+PGID" / "-PGID".
+int guardian_main();
+
+}  // namespace racegate::runner

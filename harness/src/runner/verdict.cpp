@@ -1,0 +1,156 @@
+// The verdict engine: from what was observed of a unit to its verdict.
+#include <csignal>
+#include <cstring>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "runner.h"
+
+namespace racegate::runner {
+
+namespace {
+
+using reports::Verdict;
+
+std::string where(const reports::Finding& f) {
+  if (!f.location.file.empty()) {
+    auto file = f.location.file.substr(f.location.file.rfind('/') + 1);
+    return fmt::format("{}:{}{}", file, f.location.line,
+                       f.location.function.empty() ? "" : " in " + f.location.function);
+  }
+  return f.location.function.empty() ? "unknown location" : f.location.function;
+}
+
+void raise_to(reports::UnitResult& u, Verdict v, const std::string& message) {
+  if (v > u.verdict) {
+    u.verdict = v;
+    u.message = message;
+  }
+}
+
+// A sanitizer's report of a deadly signal: the process crashed (the sanitizer
+// caught the signal, printed the report and exited instead of dying of it).
+bool is_crash_kind(const std::string& kind) {
+  static const char* const kCrash[] = {"segv", "bus", "fpe", "ill", "abrt", "deadly-signal",
+                                       "stack-overflow", "trap"};
+  for (const char* k : kCrash) {
+    if (kind == k) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+void judge(const Unit& unit, const Observation& obs, reports::UnitResult& u) {
+  u.verdict = Verdict::kPass;
+  u.message.clear();
+  if (!obs.spawn_error.empty()) {
+    raise_to(u, Verdict::kError, obs.spawn_error);
+    return;
+  }
+  if (obs.timed_out) {
+    raise_to(u, Verdict::kTimeout,
+             fmt::format("no result after {:g} s: the unit was stopped, its stacks taken, and killed",
+                         unit.timeout_seconds));
+  } else if (obs.signal) {
+    raise_to(u, Verdict::kCrash,
+             fmt::format("killed by signal {} ({})", *obs.signal, strsignal(*obs.signal)));
+  }
+
+  // The case's own result.
+  nlohmann::json result;
+  bool have_result = false;
+  if (!obs.result_text.empty()) {
+    result = nlohmann::json::parse(obs.result_text, nullptr, false);
+    if (result.is_discarded() || !result.is_object() || !result.contains("status")) {
+      raise_to(u, Verdict::kError, "the case wrote a malformed result");
+    } else {
+      have_result = true;
+    }
+  }
+  if (have_result) {
+    u.trials_run = result.value("trials_run", 0);
+    u.counterexample = result.value("counterexample", "");
+    if (auto it = result.find("outcomes"); it != result.end() && it->is_array()) {
+      for (const auto& o : *it) {
+        u.outcomes.push_back({o.value("name", ""), o.value("grade", ""), o.value("count", 0ull)});
+      }
+    }
+    if (result.value("failed", false)) raise_to(u, Verdict::kFail, result.value("message", "failed"));
+  }
+
+  // Sanitizer findings against the expectation.
+  const bool canary = unit.c.expectation == "race-expected" && unit.c.variant == "tsan";
+  int expected_seen = 0;
+  std::vector<const reports::Finding*> unexpected;
+  for (const auto& f : obs.findings) {
+    if (is_crash_kind(f.kind)) {
+      raise_to(u, Verdict::kCrash, fmt::format("crashed: {} reported {} at {}", f.tool, f.kind, where(f)));
+      continue;
+    }
+    if (canary && f.kind == "data-race" &&
+        (unit.c.race_site.empty() || f.raw.find(unit.c.race_site) != std::string::npos)) {
+      ++expected_seen;
+    } else {
+      unexpected.push_back(&f);
+    }
+  }
+  if (!unexpected.empty()) {
+    const auto& f = *unexpected.front();
+    raise_to(u, Verdict::kRace,
+             fmt::format("{} unexpected sanitizer finding{}: {} {} at {}", unexpected.size(),
+                         unexpected.size() == 1 ? "" : "s", f.tool, f.kind, where(f)));
+  }
+  if (canary && expected_seen == 0 && !obs.timed_out && !obs.signal) {
+    raise_to(u, Verdict::kMissed,
+             fmt::format("expected a ThreadSanitizer data race on '{}', none was reported",
+                         unit.c.race_site));
+  }
+
+  // How the process ended.
+  if (!obs.timed_out && !obs.signal && !have_result) {
+    if (!obs.findings.empty()) {
+      // The sanitizer ended it; the finding says why (already judged above).
+    } else if (obs.exit_code == 0) {
+      raise_to(u, Verdict::kError, "the case exited 0 without writing a result");
+    } else if (!obs.result_text.empty()) {
+      // malformed, judged above
+    } else {
+      raise_to(u, Verdict::kCrash,
+               fmt::format("the case exited with code {} without a result", obs.exit_code.value_or(-1)));
+    }
+  }
+  if (have_result && obs.exit_code && *obs.exit_code != 0 && obs.findings.empty()) {
+    raise_to(u, Verdict::kError,
+             fmt::format("the case reported a result but exited with code {}", *obs.exit_code));
+  }
+  if (obs.stray_processes > 0) {
+    raise_to(u, Verdict::kFail,
+             fmt::format("the case left {} process{} running after it exited (killed)",
+                         obs.stray_processes, obs.stray_processes == 1 ? "" : "es"));
+  }
+  if (!obs.leaked_shm.empty()) {
+    raise_to(u, Verdict::kFail,
+             fmt::format("the case left shared-memory segment {} behind (removed)", obs.leaked_shm.front()));
+  }
+  if (u.verdict == Verdict::kPass) {
+    u.message = canary ? fmt::format("{} trials; ThreadSanitizer reported the expected race", u.trials_run)
+                       : fmt::format("{} trials", u.trials_run);
+  }
+}
+
+std::uint64_t derive_seed(std::uint64_t run_seed, const std::string& case_id, int repeat) {
+  std::uint64_t h = 1469598103934665603ull;  // FNV-1a of the id
+  for (unsigned char ch : case_id) {
+    h ^= ch;
+    h *= 1099511628211ull;
+  }
+  std::uint64_t z = run_seed ^ h ^ (static_cast<std::uint64_t>(repeat) * 0x9E3779B97F4A7C15ull);
+  // splitmix64 finalizer
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
+}  // namespace racegate::runner

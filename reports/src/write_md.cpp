@@ -1,0 +1,170 @@
+// `md` reporter: summary.md, a short GitHub-flavoured Markdown summary for CI
+// step summaries ($GITHUB_STEP_SUMMARY) and pull-request comments.
+//
+//   ## racegate: WORST-VERDICT
+//   one line of run facts
+//   | PASS | FAIL | ... |   counts per verdict
+//   | Case | Variant | Verdict | Time (s) | Message |   failures first
+//   ### Reproduce          one replay command per failure, in a code block
+//
+// Every table cell goes through md_cell(), the one Markdown escaper: it
+// escapes what would end the cell or change its meaning (pipes, newlines,
+// emphasis, links, code spans, HTML). Passing units are listed after the
+// failures, up to kMaxPassRows, so the summary stays short on a big suite.
+#include <algorithm>
+#include <cctype>
+
+#include <fmt/format.h>
+
+#include "racegate/reports/internal/write_common.h"
+#include "racegate/reports/internal/xml_escape.h"
+#include "racegate/reports/reporter.h"
+
+namespace racegate::reports {
+namespace {
+
+constexpr std::size_t kMaxPassRows = 50;
+constexpr std::size_t kMaxMessageBytes = 300;
+
+// Text as the content of one GFM table cell, rendered literally.
+std::string md_cell(std::string_view raw) {
+  const std::string text = internal::to_valid_utf8(raw);
+  std::string out;
+  out.reserve(text.size());
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    switch (c) {
+      case '|': out += "\\|"; break;
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '\r': break;
+      case '\n':
+        if (i + 1 < text.size()) out += "<br>";
+        break;
+      case '_': {
+        // An underscore inside a word ("dict_proxy") never starts emphasis in
+        // GFM: leave it readable; escape it at word boundaries.
+        auto alnum = [](char x) { return std::isalnum(static_cast<unsigned char>(x)) != 0; };
+        bool inside = i > 0 && i + 1 < text.size() && alnum(text[i - 1]) && alnum(text[i + 1]);
+        out += inside ? "_" : "\\_";
+        break;
+      }
+      case '\\': case '`': case '*': case '[': case ']': case '~': case '#': case '!':
+        out += '\\';
+        out += c;
+        break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20 || c == 0x7F) {
+          out += ' ';  // control characters: nothing useful to show in a cell
+        } else {
+          out += c;
+        }
+    }
+  }
+  return out;
+}
+
+// Text for a line inside a fenced code block: one line, valid UTF-8.
+std::string code_line(std::string_view raw) {
+  std::string s = internal::to_valid_utf8(raw);
+  for (char& c : s) {
+    if (c == '\n' || c == '\r' || c == '\t') c = ' ';
+  }
+  return s;
+}
+
+// A fence longer than every run of backticks in `content`.
+std::string fence_for(std::string_view content) {
+  std::size_t longest = 0, run = 0;
+  for (char c : content) {
+    run = c == '`' ? run + 1 : 0;
+    longest = std::max(longest, run);
+  }
+  return std::string(std::max<std::size_t>(3, longest + 1), '`');
+}
+
+class MarkdownReporter final : public Reporter {
+ public:
+  static std::string description() {
+    return "summary.md: short Markdown summary for CI step summaries and PR comments";
+  }
+  [[nodiscard]] std::string file_name() const override { return "summary.md"; }
+  [[nodiscard]] std::string render(const Run& run, const ReportConfig& config) const override;
+};
+
+std::string MarkdownReporter::render(const Run& run, const ReportConfig& /*config*/) const {
+  const auto counts = internal::count_verdicts(run);
+  const auto units = internal::units_by_severity(run);
+  const auto variants = internal::variants_of(run);
+  const internal::UnitLabels label(run);
+
+  std::string md = fmt::format("## racegate: {}\n\n", verdict_name(run.worst()));
+
+  std::vector<std::string> facts;
+  facts.push_back(md_cell(run.info.tool_version.empty() ? "racegate"
+                                                         : "racegate " + run.info.tool_version));
+  facts.push_back(fmt::format("{} units", run.units.size()));
+  std::string joined;
+  for (const auto& v : variants) joined += (joined.empty() ? "" : ", ") + v;
+  if (!joined.empty()) facts.push_back("variants " + md_cell(joined));
+  facts.push_back(fmt::format("run seed {}", run.info.run_seed));
+  if (run.info.shard_total > 1) {
+    facts.push_back(fmt::format("shard {}/{}", run.info.shard_index + 1, run.info.shard_total));
+  }
+  if (!run.info.started_at.empty()) facts.push_back("started " + md_cell(run.info.started_at));
+  facts.push_back(internal::format_seconds(run.info.wall_seconds) + " s");
+  for (std::size_t i = 0; i < facts.size(); ++i) md += (i ? " · " : "") + facts[i];
+  md += "\n\n";
+  if (run.info.interrupted) md += "**The run was interrupted: these results are partial.**\n\n";
+
+  std::string header = "|", rule = "|", values = "|";
+  for (Verdict v : internal::kAllVerdicts) {
+    header += fmt::format(" {} |", verdict_name(v));
+    rule += " ---: |";
+    values += fmt::format(" {} |", counts[static_cast<std::size_t>(v)]);
+  }
+  md += header + "\n" + rule + "\n" + values + "\n\n";
+
+  if (units.empty()) {
+    md += "No units ran.\n";
+    return md;
+  }
+
+  md += "| Case | Variant | Verdict | Time (s) | Message |\n";
+  md += "| --- | --- | --- | ---: | --- |\n";
+  std::size_t pass_rows = 0, pass_hidden = 0;
+  for (const UnitResult* u : units) {
+    if (u->verdict == Verdict::kPass && pass_rows++ >= kMaxPassRows) {
+      ++pass_hidden;
+      continue;
+    }
+    std::string verdict = verdict_name(u->verdict);
+    if (u->verdict != Verdict::kPass) verdict = "**" + verdict + "**";
+    std::string message = internal::truncate_utf8(u->message, kMaxMessageBytes);
+    if (message.size() < u->message.size()) message += "…";
+    md += fmt::format("| {} | {} | {} | {} | {} |\n", md_cell(label(*u)), md_cell(u->variant),
+                      verdict, internal::format_seconds(u->wall_seconds), md_cell(message));
+  }
+  if (pass_hidden > 0) {
+    md += fmt::format("\n{} more passing units are not listed (see report.html).\n", pass_hidden);
+  }
+
+  std::string replay;
+  for (const UnitResult* u : units) {
+    if (u->verdict == Verdict::kPass || u->replay_command.empty()) continue;
+    replay += fmt::format("# {} [{}] {}\n{}\n", code_line(label(*u)), code_line(u->variant),
+                          verdict_name(u->verdict), code_line(u->replay_command));
+  }
+  if (!replay.empty()) {
+    std::string fence = fence_for(replay);
+    md += "\n### Reproduce\n\n" + fence + "sh\n" + replay + fence + "\n";
+  }
+  return md;
+}
+
+}  // namespace
+
+RG_REGISTER_REPORTER("md", MarkdownReporter);
+
+}  // namespace racegate::reports
