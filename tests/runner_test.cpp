@@ -98,6 +98,7 @@ TEST_F(RunnerTest, MisbehavingCasesGetTheirVerdicts) {
   }
   if (v == "plain") {
     EXPECT_EQ(got["misbehave.crash"]["signal"], SIGSEGV);
+    EXPECT_NE(got["misbehave.crash"]["stderr"].get<std::string>().find("backtrace"), std::string::npos);
   } else {
     // The sanitizer catches the signal, reports it and exits.
     EXPECT_EQ(got["misbehave.crash"]["findings"].at(0)["kind"], "segv");

@@ -15,6 +15,8 @@
 #include <csignal>
 #include <cstdio>
 #include <cstring>
+#include <execinfo.h>
+#include <string>
 #include <iostream>
 #include <sys/prctl.h>
 #include <unistd.h>
@@ -40,6 +42,32 @@ bool write_all(int fd, const std::string& s) {
     left -= static_cast<std::size_t>(n);
   }
   return true;
+}
+
+// Plain builds: on a deadly signal, print a backtrace to stderr and die of
+// the same signal, so that a CRASH comes with a stack. (The sanitizer builds
+// have their own handlers, which print better ones.)
+void on_deadly_signal(int sig) {
+  void* frames[64];
+  int n = backtrace(frames, 64);
+  const char header[] = "racegate case: deadly signal; backtrace:\n";
+  (void)!::write(2, header, sizeof header - 1);
+  backtrace_symbols_fd(frames, n, 2);
+  signal(sig, SIG_DFL);
+  raise(sig);
+}
+
+void install_crash_backtrace() {
+  if (std::string(build_variant()) != "plain") return;
+  static char alt_stack[64 * 1024];
+  stack_t ss{};
+  ss.ss_sp = alt_stack;
+  ss.ss_size = sizeof alt_stack;
+  sigaltstack(&ss, nullptr);
+  struct sigaction sa {};
+  sa.sa_handler = on_deadly_signal;
+  sa.sa_flags = SA_ONSTACK | SA_RESETHAND;
+  for (int sig : {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT}) sigaction(sig, &sa, nullptr);
 }
 
 nlohmann::json case_json(const Case& c) {
@@ -111,6 +139,7 @@ int harness_case_main(int argc, char** argv) {
     return 2;
   }
 
+  install_crash_backtrace();
   CaseContext ctx(seed, trials > 0 ? trials : found->spec.default_trials);
   std::string result;
   try {
