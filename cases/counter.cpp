@@ -1,6 +1,8 @@
 // Catalog section 4: the unlocked counter race and its locked fix.
 #include <barrier>
 #include <memory>
+#include <random>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -16,58 +18,52 @@ namespace {
 // The seeds' unlocked counter: `data += 1` is a separate load and store of a
 // plain int. volatile keeps the compiler from folding the loop into one add;
 // it is not an atomic, so ThreadSanitizer sees the race.
-volatile int racegate_unlocked_counter = 0;
+struct UnlockedCounter {
+  int n = 0;
+  bool yield_between = false;  // the catalog's wider window: yield between load and store
+  volatile int racegate_unlocked_counter = 0;
+};
 
-// `adders` threads of `n` increments and `subtracters` of `n` decrements,
-// released together by a barrier so that they really overlap. With
-// `yield_between`, each thread yields between its load and its store (the
-// catalog's wider window).
-int run_unlocked_counter(int n, int adders, int subtracters, bool yield_between) {
-  racegate_unlocked_counter = 0;
-  std::barrier start(adders + subtracters);
-  std::vector<std::thread> threads;
-  for (int t = 0; t < adders + subtracters; ++t) {
-    int delta = t < adders ? 1 : -1;
-    threads.emplace_back([&, delta] {
-      start.arrive_and_wait();
-      for (int i = 0; i < n; ++i) {
-        int tmp = racegate_unlocked_counter;
-        if (yield_between) std::this_thread::yield();
-        racegate_unlocked_counter = tmp + delta;
-      }
-    });
+void unlocked_counter_step(UnlockedCounter& c, int delta) {
+  for (int i = 0; i < c.n; ++i) {
+    int tmp = c.racegate_unlocked_counter;
+    if (c.yield_between) std::this_thread::yield();
+    c.racegate_unlocked_counter = tmp + delta;
   }
-  for (auto& th : threads) th.join();
-  return racegate_unlocked_counter;
 }
 
 }  // namespace
 
-// Plain and ASan: the final value is only bounded, and how often updates are
-// lost is the histogram (interesting, never required). TSan: the canary; the
-// runner requires a data-race report on the counter (else MISSED).
+// An outcomes case: an add actor and a subtract actor, released together,
+// and an arbiter that grades the final value. Plain and ASan: lost updates
+// are interesting (never required) and a value outside [-n, n] is
+// forbidden. TSan: the canary; the runner requires a data-race report in
+// unlocked_counter_step, the racy read-modify-write (else MISSED).
 RG_CASE("counter.unlocked_race",
         {.title = "Two threads add and subtract n times without a lock: updates are lost",
          .seed_document = "004_7648374c0ccc69dc.txt",
          .tags = {"counter", "thread", "R"},
          .expectation = racegate::harness::Expectation::kRaceExpected,
-         .race_site = "racegate_unlocked_counter",
+         .race_site = "unlocked_counter_step",
          .default_trials = 40}) {
+  // Under TSan the yield adds nothing (it judges by happens-before) but time.
   const bool tsan = std::string(ctx.variant()) == "tsan";
-  ctx.check([&ctx, tsan] {
-    const int n = *rc::gen::inRange(1000, 10001);
-    // Under TSan the yield adds nothing (it judges by happens-before) but time.
-    const bool yield_between = !tsan && *rc::gen::arbitrary<bool>();
-    const int final_value = run_unlocked_counter(n, 1, 1, yield_between);
-    if (final_value < -n || final_value > n) {
-      ctx.outcome("final value out of [-n, n]", Grade::kForbidden);
-    } else {
-      ctx.outcome(final_value == 0 ? "final == 0" : "final != 0 (lost updates)",
-                  final_value == 0 ? Grade::kAcceptable : Grade::kInteresting);
-    }
-    RC_ASSERT(final_value >= -n);
-    RC_ASSERT(final_value <= n);
-  });
+  using Observed = racegate::harness::CaseContext::Observed;
+  ctx.actors<UnlockedCounter>(
+      [tsan](std::mt19937_64& rng) {
+        UnlockedCounter c;
+        c.n = std::uniform_int_distribution<int>(1000, 10000)(rng);
+        c.yield_between = !tsan && (rng() & 1) != 0;
+        return c;
+      },
+      {[](UnlockedCounter& c) { unlocked_counter_step(c, +1); },
+       [](UnlockedCounter& c) { unlocked_counter_step(c, -1); }},
+      [](const UnlockedCounter& c) {
+        const int v = c.racegate_unlocked_counter;
+        if (v < -c.n || v > c.n) return Observed{"final value out of [-n, n]", Grade::kForbidden};
+        if (v == 0) return Observed{"final == 0", Grade::kAcceptable};
+        return Observed{"final != 0 (lost updates)", Grade::kInteresting};
+      });
 }
 
 // With a lock the counter is exact for any n and number of thread pairs, and

@@ -70,7 +70,7 @@ class RunnerTest : public ::testing::Test {
 TEST_F(RunnerTest, MisbehavingCasesGetTheirVerdicts) {
   const std::string v = variant();
   auto r = run_command({RACEGATE_RUNNER, "run", "--binary", RACEGATE_MISBEHAVING, "--jobs", "2",
-                        "--seed", "42", "--out", out_.string(), "--format", "json,junit,md"},
+                        "--seed", "42", "--out", out_.string(), "--format", "json,junit,sarif,md,html"},
                        600);
   ASSERT_FALSE(r.timed_out);
   EXPECT_EQ(r.exit_code, 1) << r.stdout_text << r.stderr_text;
@@ -125,9 +125,23 @@ TEST_F(RunnerTest, MisbehavingCasesGetTheirVerdicts) {
   for (const auto& u : report["units"]) EXPECT_EQ(u["verdict"], want[u["case_id"]]) << u["case_id"];
   const std::string junit = slurp(out_ / "junit.xml");
   const std::string md = slurp(out_ / "summary.md");
+  const std::string html = slurp(out_ / "report.html");
   for (const auto& [id, verdict] : want) {
     EXPECT_NE(junit.find(id), std::string::npos) << id;
     EXPECT_NE(md.find(id), std::string::npos) << id;
+    EXPECT_NE(html.find(id), std::string::npos) << id;
+  }
+  // SARIF: every failing verdict is a result, each naming its rule.
+  auto sarif = nlohmann::json::parse(slurp(out_ / "racegate.sarif"));
+  EXPECT_EQ(sarif.at("version"), "2.1.0");
+  std::map<std::string, int> rules;
+  for (const auto& res : sarif.at("runs").at(0).at("results")) ++rules[res.at("ruleId").get<std::string>()];
+  EXPECT_EQ(rules["verdict/TIMEOUT"], 2);
+  EXPECT_EQ(rules["verdict/CRASH"], 1);
+  EXPECT_EQ(rules["verdict/FAIL"], 2);
+  if (v == "tsan") {
+    EXPECT_EQ(rules["verdict/MISSED"], 1);
+    EXPECT_GE(rules["tsan/data-race"], 1);
   }
 
   // Nothing left: no process of the run, no segment in /dev/shm.
@@ -187,6 +201,17 @@ TEST_F(RunnerTest, ShardsPartitionTheCases) {
   auto cases = nlohmann::json::parse(all.stdout_text);
   EXPECT_EQ(seen.size(), cases.size());
   for (const auto& [id, n] : seen) EXPECT_EQ(n, 1) << id;
+
+  // merge joins the shards into one run.
+  auto merged = out_ / "merged";
+  auto m = run_command({RACEGATE_RUNNER, "merge", (out_ / "shard0" / "results.jsonl").string(),
+                        (out_ / "shard1" / "results.jsonl").string(), (out_ / "shard2" / "results.jsonl").string(),
+                        "--out", merged.string(), "--format", "json"},
+                       60);
+  EXPECT_EQ(m.exit_code, 0) << m.stdout_text << m.stderr_text;
+  const auto report = nlohmann::json::parse(slurp(merged / "report.json"));
+  EXPECT_EQ(report.at("units").size(), cases.size());
+  EXPECT_EQ(report.at("verdict"), "PASS");
 }
 
 TEST_F(RunnerTest, KillDashNineLeavesValidResultsAndNoProcess) {

@@ -16,8 +16,8 @@ using reports::Verdict;
 std::string where(const reports::Finding& f) {
   if (!f.location.file.empty()) {
     auto file = f.location.file.substr(f.location.file.rfind('/') + 1);
-    return fmt::format("{}:{}{}", file, f.location.line,
-                       f.location.function.empty() ? "" : " in " + f.location.function);
+    std::string at = f.location.line > 0 ? fmt::format("{}:{}", file, f.location.line) : file;
+    return f.location.function.empty() ? at : at + " in " + f.location.function;
   }
   return f.location.function.empty() ? "unknown location" : f.location.function;
 }
@@ -135,8 +135,8 @@ void judge(const Unit& unit, const Observation& obs, reports::UnitResult& u) {
              fmt::format("the case left shared-memory segment {} behind (removed)", obs.leaked_shm.front()));
   }
   if (u.verdict == Verdict::kPass) {
-    u.message = canary ? fmt::format("{} trials; ThreadSanitizer reported the expected race", u.trials_run)
-                       : fmt::format("{} trials", u.trials_run);
+    std::string trials = fmt::format("{} trial{}", u.trials_run, u.trials_run == 1 ? "" : "s");
+    u.message = canary ? trials + "; ThreadSanitizer reported the expected race" : trials;
   }
 }
 

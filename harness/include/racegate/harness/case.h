@@ -10,6 +10,8 @@
 //                    other variants only check the case's own assertions;
 //  - outcomes:       each trial records an observed outcome graded
 //                    acceptable / interesting / forbidden; a forbidden one fails.
+//                    CaseContext::actors() runs such a case as actors plus an
+//                    arbiter.
 //
 // A case body runs inside a case binary (its main comes from the harness,
 // racegate::harness_case_main) in a fresh process started by the runner. The
@@ -25,8 +27,11 @@
 
 #include <cstdint>
 #include <functional>
+#include <barrier>
 #include <map>
+#include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <rapidcheck.h>
@@ -88,6 +93,45 @@ class CaseContext {
   // Records one observed outcome of an outcomes case (a trial is counted by
   // check() or count_trial(), not here).
   void outcome(const std::string& name, Grade grade);
+
+  // An outcomes case as actors plus an arbiter (jcstress's model). Runs
+  // trials() rounds; each round builds a fresh State with `make` (given a
+  // random generator seeded from seed(), so inputs are reproducible), runs
+  // every actor on its own thread, all released together by a barrier so
+  // that they really overlap, joins them, and records the outcome the
+  // arbiter names for the final state.
+  //
+  //   ctx.actors<Counter>(
+  //       [](std::mt19937_64& rng) { return Counter{...}; },
+  //       {[](Counter& c) { ... }, [](Counter& c) { ... }},
+  //       [](const Counter& c) { return c.value == 0 ? Verdict{"0", Grade::kAcceptable} : ...; });
+  struct Observed {
+    std::string name;
+    Grade grade;
+  };
+  template <class State>
+  void actors(const std::function<State(std::mt19937_64&)>& make,
+              const std::vector<std::function<void(State&)>>& actor_bodies,
+              const std::function<Observed(const State&)>& arbiter) {
+    std::mt19937_64 rng(seed_);
+    for (int trial = 0; trial < trials_; ++trial) {
+      State state = make(rng);
+      const auto parties = static_cast<std::ptrdiff_t>(actor_bodies.size());
+      std::barrier start(parties);
+      std::vector<std::thread> threads;
+      threads.reserve(actor_bodies.size());
+      for (const auto& body : actor_bodies) {
+        threads.emplace_back([&start, &body, &state] {
+          start.arrive_and_wait();
+          body(state);
+        });
+      }
+      for (auto& t : threads) t.join();
+      Observed seen = arbiter(state);
+      outcome(seen.name, seen.grade);
+      count_trial();
+    }
+  }
 
   // Records a trial that ran (for cases that loop themselves).
   void count_trial() { ++trials_run_; }
