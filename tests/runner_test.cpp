@@ -218,6 +218,9 @@ TEST_F(RunnerTest, KillDashNineLeavesValidResultsAndNoProcess) {
   // Two units that hang for their whole (long) timeout and quick ones before
   // them: wait for a finished unit, then SIGKILL the runner.
   fs::create_directories(out_);
+  // The runner's work directory goes below a TMPDIR of this test's own.
+  const fs::path tmp = out_ / "tmp";
+  fs::create_directories(tmp);
   // Orphans of the killed runner (its guardian, its units) come to us, so
   // that this test can reap them (and the machine keeps no zombies).
   prctl(PR_SET_CHILD_SUBREAPER, 1);
@@ -232,6 +235,7 @@ TEST_F(RunnerTest, KillDashNineLeavesValidResultsAndNoProcess) {
     int null = open("/dev/null", O_WRONLY);
     dup2(null, 1);
     dup2(null, 2);
+    setenv("TMPDIR", tmp.c_str(), 1);
     execv(cargv[0], cargv.data());
     _exit(127);
   }
@@ -272,4 +276,6 @@ TEST_F(RunnerTest, KillDashNineLeavesValidResultsAndNoProcess) {
     if (w == 0) std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   prctl(PR_SET_CHILD_SUBREAPER, 0);
+  // The guardian removed the dead runner's work directory.
+  EXPECT_TRUE(fs::is_empty(tmp)) << fs::directory_iterator(tmp)->path();
 }

@@ -3,6 +3,7 @@
 #include <csignal>
 #include <cstring>
 #include <fcntl.h>
+#include <filesystem>
 #include <iostream>
 #include <poll.h>
 #include <set>
@@ -94,16 +95,27 @@ int guardian_main() {
   signal(SIGTERM, SIG_IGN);
   signal(SIGHUP, SIG_IGN);
   std::set<pid_t> groups;
+  std::string work_dir;
   std::string line;
   while (std::getline(std::cin, line)) {
     if (line.size() < 2) continue;
+    if (line[0] == 'D') {
+      work_dir = line.substr(1);
+      continue;
+    }
     pid_t pgid = static_cast<pid_t>(std::atol(line.c_str() + 1));
     if (pgid <= 1) continue;
     if (line[0] == '+') groups.insert(pgid);
     if (line[0] == '-') groups.erase(pgid);
   }
-  // The runner is gone (or done): nothing of its units may survive it.
+  // The runner is gone (or done): nothing of its units may survive it, nor
+  // its work directory (the runner removes it itself when it ends normally).
   for (pid_t g : groups) killpg(g, SIGKILL);
+  if (!work_dir.empty() &&
+      std::filesystem::path(work_dir).filename().string().rfind("racegate-run-", 0) == 0) {
+    std::error_code ec;
+    std::filesystem::remove_all(work_dir, ec);
+  }
   return 0;
 }
 

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 #include <fcntl.h>
 #include <fnmatch.h>
@@ -117,7 +118,8 @@ std::string now_iso() {
   return buf;
 }
 
-// Starts `racegate __guardian`; returns the write end of its stdin and its pid.
+// Starts `racegate __guardian` (see guardian_main); returns the write end of
+// its stdin and its pid.
 std::pair<int, pid_t> start_guardian() {
   int fds[2];
   if (pipe2(fds, O_CLOEXEC) != 0) throw SetupError("pipe2 failed");
@@ -256,13 +258,20 @@ int do_run(const RunOptions& o, const std::string& command_line, std::optional<s
                            units.size(), cases.size(), run_seed, o.jobs, shard_index, shard_total);
   std::cout.flush();
 
-  char work_template[] = "/tmp/racegate-run-XXXXXX";
-  if (!mkdtemp(work_template)) throw SetupError("cannot create a work directory in /tmp");
+  const char* tmpdir = std::getenv("TMPDIR");
+  std::string work_template = std::string(tmpdir && *tmpdir ? tmpdir : "/tmp") + "/racegate-run-XXXXXX";
+  if (!mkdtemp(work_template.data())) {
+    throw SetupError(fmt::format("cannot create a work directory {}: {}", work_template, std::strerror(errno)));
+  }
   ExecOptions eo;
   eo.jobs = o.jobs;
   eo.work_dir = work_template;
   auto [guardian_fd, guardian_pid] = start_guardian();
   eo.guardian_fd = guardian_fd;
+  {
+    std::string line = "D" + eo.work_dir.string() + "\n";
+    (void)!write(guardian_fd, line.data(), line.size());
+  }
   eo.interrupted = &g_interrupted;
 
   auto t0 = std::chrono::steady_clock::now();

@@ -78,7 +78,8 @@ void judge(const Unit& unit, const Observation& obs, reports::UnitResult& u);
 std::uint64_t derive_seed(std::uint64_t run_seed, const std::string& case_id, int repeat);
 
 // The guardian: started once per run, kills every registered process group
-// when the runner dies (stdin reaches EOF). Lines: "+PGID" / "-PGID".
+// and removes the run's work directory when the runner dies (its stdin
+// reaches EOF). Lines: "+PGID" / "-PGID" / "D<work dir>".
 int guardian_main();
 
 }  // namespace racegate::runner
