@@ -47,8 +47,50 @@ RACEGATE_DEFINE_ERROR(RuntimeError, Error);
 // CPython's OSError: a system call the reference depends on failed. The message
 // carries the call and strerror().
 RACEGATE_DEFINE_ERROR(OSError, Error);
+// CPython's TimeoutError (multiprocessing.TimeoutError for AsyncResult.get,
+// asyncio.TimeoutError for wait_for): a timed wait for a result ran out.
+RACEGATE_DEFINE_ERROR(TimeoutError, Error);
+// CPython's TypeError (e.g. a value that cannot be serialized).
+RACEGATE_DEFINE_ERROR(TypeError, Error);
+// CPython's AttributeError (e.g. "'Namespace' object has no attribute 'x'").
+RACEGATE_DEFINE_ERROR(AttributeError, Error);
+// CPython's KeyError and IndexError (Manager dict and list proxies).
+RACEGATE_DEFINE_ERROR(KeyError, Error);
+RACEGATE_DEFINE_ERROR(IndexError, Error);
+// multiprocessing.ProcessError and its subclasses.
+RACEGATE_DEFINE_ERROR(ProcessError, Error);
+RACEGATE_DEFINE_ERROR(BufferTooShort, ProcessError);
+RACEGATE_DEFINE_ERROR(AuthenticationError, ProcessError);
+// queue.Full / queue.Empty (also raised by multiprocessing queues).
+RACEGATE_DEFINE_ERROR(Full, Error);
+RACEGATE_DEFINE_ERROR(Empty, Error);
+// EOFError: the other end of a Connection was closed and nothing is left.
+RACEGATE_DEFINE_ERROR(EofError, Error);
+// threading.BrokenBarrierError.
+RACEGATE_DEFINE_ERROR(BrokenBarrierError, RuntimeError);
+// A Pool whose worker died: pending results fail with it (beyond CPython).
+RACEGATE_DEFINE_ERROR(BrokenPoolError, ProcessError);
+// A lock whose owner process died while holding it (beyond CPython: robust
+// locks report it instead of deadlocking).
+RACEGATE_DEFINE_ERROR(OwnerDiedError, RuntimeError);
 
 #undef RACEGATE_DEFINE_ERROR
+
+// RemoteError
+//
+// An exception raised in another process (a Pool worker, the Manager's
+// server) and carried back: `python_type()` is the original exception's type
+// name ("ValueError") and `what()` its message ("bad 4"), so a caller can tell
+// them apart as CPython's re-raised exceptions allow.
+class RemoteError : public Error {
+ public:
+  RemoteError(std::string type, const std::string& message)
+      : Error(message), type_(std::move(type)) {}
+  [[nodiscard]] const char* python_type() const noexcept override { return type_.c_str(); }
+
+ private:
+  std::string type_;
+};
 
 namespace mp {
 

@@ -1,0 +1,2 @@
+# Sources of the reference's pool area (appended to RACEGATE_REFERENCE_SOURCES, paths relative to reference/).
+list(APPEND RACEGATE_REFERENCE_SOURCES)

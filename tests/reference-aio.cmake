@@ -1,0 +1,1 @@
+# Tests of the reference's aio area (racegate_add_test calls).
