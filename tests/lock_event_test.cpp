@@ -53,7 +53,7 @@ TEST(ThreadingLock, AcquireReleaseAndMessages) {
   EXPECT_EQ(error_of<racegate::ValueError>([&] { (void)lock.acquire(false, Seconds(1)); }),
             "can't specify a timeout for a non-blocking call");
   EXPECT_EQ(error_of<racegate::ValueError>([&] { (void)lock.acquire(true, Seconds(-1)); }),
-            "timeout value must be a non-negative number");
+            "timeout value must be positive");
   lock.release();
   EXPECT_FALSE(lock.locked());
 }

@@ -4,6 +4,7 @@
 
 #include "racegate/errors.h"
 #include "racegate/internal/shared_memory.h"
+#include "racegate/internal/sync_ids.h"
 #include "racegate/mp/event.h"
 #include "racegate/mp/lock.h"
 #include "racegate/schedule.h"
@@ -28,7 +29,7 @@ bool Lock::acquire(bool blocking, std::optional<internal::Seconds> timeout) {
     throw ValueError("can't specify a timeout for a non-blocking call");
   }
   if (timeout && timeout->count() < 0) {
-    throw ValueError("timeout value must be a non-negative number");
+    throw ValueError("timeout value must be positive");
   }
   schedule::point(Op::kLockAcquire, this);
   if (!blocking) return core_.try_acquire();
@@ -59,33 +60,41 @@ bool Event::wait(std::optional<internal::Seconds> timeout) noexcept {
 
 namespace mp {
 
-Lock::Lock() : core_(internal::make_shared_object<internal::LockCore>()) {}
+Lock::Lock() : core_(internal::make_shared_object<internal::RobustLockCore>()) {}
 
 bool Lock::acquire() {
   schedule::point(Op::kLockAcquire, core_.get());
-  core_->acquire(Deadline::never(), Scope::kProcess);
-  core_->owner_pid.store(getpid(), std::memory_order_relaxed);
+  pid_t dead = 0;
+  if (core_->acquire(Deadline::never(), internal::this_thread_ids(), &dead) ==
+      internal::RobustLockCore::Acquired::kOwnerDied) {
+    internal::throw_owner_died(dead);
+  }
   return true;
 }
 
 bool Lock::acquire(bool block, std::optional<internal::Seconds> timeout) {
   schedule::point(Op::kLockAcquire, core_.get());
-  bool ok = block ? core_->acquire(Deadline::from(timeout), Scope::kProcess)
-                  : core_->try_acquire();
-  if (ok) core_->owner_pid.store(getpid(), std::memory_order_relaxed);
-  return ok;
+  const internal::ThreadIds& me = internal::this_thread_ids();
+  if (!block) return core_->try_acquire(me);
+  pid_t dead = 0;
+  switch (core_->acquire(Deadline::from(timeout), me, &dead)) {
+    case internal::RobustLockCore::Acquired::kYes: return true;
+    case internal::RobustLockCore::Acquired::kTimedOut: return false;
+    case internal::RobustLockCore::Acquired::kOwnerDied: break;
+  }
+  internal::throw_owner_died(dead);
 }
 
 void Lock::release() {
   schedule::point(Op::kLockRelease, core_.get());
-  if (!core_->release(Scope::kProcess)) {
+  if (!core_->release()) {
     throw ValueError("semaphore or lock released too many times");
   }
 }
 
-pid_t Lock::owner_pid() const noexcept {
-  return core_->owner_pid.load(std::memory_order_relaxed);
-}
+pid_t Lock::owner_pid() const noexcept { return core_->owner(); }
+
+std::string Lock::repr() const { return "<Lock(owner=" + internal::holder_name(*core_) + ")>"; }
 
 Event::Event() : core_(internal::make_shared_object<internal::EventCore>()) {}
 
@@ -117,6 +126,20 @@ const char* schedule::op_name(Op op) noexcept {
     case Op::kThreadJoin: return "thread.join";
     case Op::kProcessStart: return "process.start";
     case Op::kProcessJoin: return "process.join";
+    case Op::kRLockAcquire: return "rlock.acquire";
+    case Op::kRLockRelease: return "rlock.release";
+    case Op::kSemaphoreAcquire: return "semaphore.acquire";
+    case Op::kSemaphoreRelease: return "semaphore.release";
+    case Op::kConditionWait: return "condition.wait";
+    case Op::kConditionNotify: return "condition.notify";
+    case Op::kBarrierWait: return "barrier.wait";
+    case Op::kBarrierReset: return "barrier.reset";
+    case Op::kBarrierAbort: return "barrier.abort";
+    case Op::kAioTaskStep: return "aio.task_step";
+    case Op::kQueuePut: return "queue.put";
+    case Op::kQueueGet: return "queue.get";
+    case Op::kConnectionSend: return "connection.send";
+    case Op::kConnectionRecv: return "connection.recv";
   }
   return "unknown";
 }

@@ -92,6 +92,26 @@ class RemoteError : public Error {
   std::string type_;
 };
 
+// CancelledError
+//
+// asyncio.CancelledError: delivered into a coroutine of racegate::aio when its
+// task is cancelled (at the `co_await` where it waits), and thrown by
+// `result()` of a cancelled future or task. `what()` is the message given to
+// `cancel(msg)`, empty by default, as `str(CancelledError())` is in CPython.
+// Like CPython's (a BaseException since 3.8, so `except Exception` does not
+// catch it), it derives neither from racegate::Error nor from std::exception:
+// `catch (const racegate::Error&)` and `catch (const std::exception&)` let a
+// cancellation through; catch it by name to suppress it.
+class CancelledError {
+ public:
+  explicit CancelledError(std::string message = {}) : message_(std::move(message)) {}
+  [[nodiscard]] const char* what() const noexcept { return message_.c_str(); }
+  [[nodiscard]] const char* python_type() const noexcept { return "CancelledError"; }
+
+ private:
+  std::string message_;
+};
+
 namespace mp {
 
 // SystemExit

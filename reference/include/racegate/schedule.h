@@ -31,6 +31,26 @@ enum class Op : std::uint8_t {
   kThreadJoin,
   kProcessStart,
   kProcessJoin,
+  // racegate::threading / racegate::mp synchronization (RLock, Semaphore,
+  // Condition, Barrier); `object` is the primitive's identity.
+  kRLockAcquire,
+  kRLockRelease,
+  kSemaphoreAcquire,
+  kSemaphoreRelease,
+  kConditionWait,
+  kConditionNotify,
+  kBarrierWait,
+  kBarrierReset,
+  kBarrierAbort,
+  // racegate::aio: the event loop is about to step (resume) a task; `object`
+  // is the task. Suggested name: "aio.task_step".
+  kAioTaskStep,
+  // racegate::mp queues and connections: an item is put / got, a message is
+  // sent / received; `object` is the queue's or the connection's identity.
+  kQueuePut,
+  kQueueGet,
+  kConnectionSend,
+  kConnectionRecv,
 };
 
 // Returns a stable lower-case name for `op` ("lock.acquire", ...).

@@ -19,9 +19,11 @@
 
 #include <memory>
 #include <optional>
+#include <type_traits>
 
 #include "racegate/internal/deadline.h"
 #include "racegate/internal/sync_core.h"
+#include "racegate/internal/sync_inherit.h"
 
 namespace racegate::mp {
 
@@ -44,10 +46,14 @@ class Event {
   // Blocks until the flag is set or `timeout` passes (for ever when empty; a
   // negative timeout behaves as zero) and returns the flag: true when set,
   // false on a timeout. A timeout never sets the flag.
-  bool wait(std::optional<internal::Seconds> timeout = std::nullopt) noexcept;
+  bool wait(std::optional<racegate::internal::Seconds> timeout = std::nullopt) noexcept;
 
  private:
-  std::shared_ptr<internal::EventCore> core_;
+  std::shared_ptr<racegate::internal::EventCore> core_;
 };
 
 }  // namespace racegate::mp
+
+// An mp::Event crosses a process boundary only by inheritance.
+template <>
+struct racegate::internal::inherit_only<racegate::mp::Event> : std::true_type {};

@@ -21,8 +21,19 @@
 //
 // Lifetime: the shared memory stays mapped in a process while any handle in it
 // exists, and disappears with the last process that maps it; it has no name in
-// /dev/shm and cannot leak. A process that dies while holding the lock leaves
-// it held (owner-death detection is not part of this type yet).
+// /dev/shm and cannot leak.
+//
+// Owner death (beyond CPython, whose lock deadlocks): the pid of the holder is
+// part of the lock word. A blocked acquire() looks at the holder at least
+// every 0.1 s; once the holding process has ended (gone, or a zombie not yet
+// reaped) it throws OwnerDiedError("lock owner process PID died while holding
+// the lock") *without* taking the lock. The lock stays held by the dead pid,
+// so every blocking acquire reports the same (a timed acquire whose timeout
+// ends before its first look returns false; acquire(false) returns false);
+// whoever repairs the guarded state calls release() to make the lock usable
+// again (any process may, the lock having no owner). Limits: a holder whose
+// pid was reused by a new process looks alive; a thread that ends while its
+// process lives is not detected (the lock belongs to the process).
 //
 // Thread- and process-safety: every member may be called concurrently from any
 // thread of any process that shares the lock.
@@ -30,13 +41,18 @@
 
 #include <memory>
 #include <optional>
+#include <string>
 #include <sys/types.h>
+#include <type_traits>
 
 #include "racegate/internal/deadline.h"
-#include "racegate/internal/sync_core.h"
+#include "racegate/internal/sync_inherit.h"
+#include "racegate/internal/sync_robust.h"
 #include "racegate/thread_annotations.h"
 
 namespace racegate::mp {
+
+class Condition;
 
 class RG_CAPABILITY("mutex") Lock {
  public:
@@ -46,7 +62,8 @@ class RG_CAPABILITY("mutex") Lock {
 
   // Lock::acquire()
   //
-  // Blocks until the lock is free, takes it and returns true.
+  // Blocks until the lock is free, takes it and returns true. Throws
+  // OwnerDiedError when the holder's process has ended (see above).
   bool acquire() RG_ACQUIRE();
 
   // Lock::acquire(block, timeout)
@@ -54,8 +71,9 @@ class RG_CAPABILITY("mutex") Lock {
   // With `block == false` takes the lock only if it is free (the timeout is
   // ignored, as in CPython). With `block == true` waits at most `timeout` (for
   // ever when empty; a negative timeout behaves as zero). Returns whether the
-  // lock was taken.
-  [[nodiscard]] bool acquire(bool block, std::optional<internal::Seconds> timeout = std::nullopt)
+  // lock was taken. A blocking call throws OwnerDiedError as acquire() does.
+  [[nodiscard]] bool acquire(bool block,
+                             std::optional<racegate::internal::Seconds> timeout = std::nullopt)
       RG_TRY_ACQUIRE(true);
 
   // Lock::release()
@@ -67,9 +85,15 @@ class RG_CAPABILITY("mutex") Lock {
   // Whether the lock is held right now (a snapshot).
   [[nodiscard]] bool locked() const noexcept { return core_->locked(); }
 
-  // Pid of the process that took the lock last, or 0 when it is free (a
-  // snapshot, for diagnostics).
+  // Pid of the process holding the lock, or 0 when it is free (a snapshot,
+  // for diagnostics).
   [[nodiscard]] pid_t owner_pid() const noexcept;
+
+  // CPython's repr: "<Lock(owner=NAME)>", NAME being the holder when it is
+  // the caller ("MainProcess", or "MainProcess|Thread-2" off the main
+  // thread), "None" when free, "SomeOtherThread" (this process) or
+  // "SomeOtherProcess".
+  [[nodiscard]] std::string repr() const;
 
   // Lockable interface.
   void lock() RG_ACQUIRE() { acquire(); }
@@ -77,7 +101,12 @@ class RG_CAPABILITY("mutex") Lock {
   void unlock() RG_RELEASE() { release(); }
 
  private:
-  std::shared_ptr<internal::LockCore> core_;
+  friend class Condition;  // asks whether the calling thread took it
+  std::shared_ptr<racegate::internal::RobustLockCore> core_;
 };
 
 }  // namespace racegate::mp
+
+// An mp::Lock crosses a process boundary only by inheritance.
+template <>
+struct racegate::internal::inherit_only<racegate::mp::Lock> : std::true_type {};

@@ -40,10 +40,10 @@ class Event {
   // Blocks until the flag is set or `timeout` passes (for ever when empty; a
   // negative timeout behaves as zero) and returns the flag: true when set,
   // false on a timeout. A timeout never sets the flag.
-  bool wait(std::optional<internal::Seconds> timeout = std::nullopt) noexcept;
+  bool wait(std::optional<racegate::internal::Seconds> timeout = std::nullopt) noexcept;
 
  private:
-  internal::EventCore core_;
+  racegate::internal::EventCore core_;
 };
 
 }  // namespace racegate::threading

@@ -55,9 +55,9 @@ class RG_CAPABILITY("mutex") Lock {
   // ValueError("can't specify a timeout for a non-blocking call").
   // With `blocking == true`: waits at most `timeout` (for ever when empty) and
   // returns whether the lock was taken. A negative timeout throws
-  // ValueError("timeout value must be a non-negative number").
+  // ValueError("timeout value must be positive").
   [[nodiscard]] bool acquire(bool blocking,
-                             std::optional<internal::Seconds> timeout = std::nullopt)
+                             std::optional<racegate::internal::Seconds> timeout = std::nullopt)
       RG_TRY_ACQUIRE(true);
 
   // Lock::release()
@@ -77,7 +77,7 @@ class RG_CAPABILITY("mutex") Lock {
   void unlock() RG_RELEASE() { release(); }
 
  private:
-  internal::LockCore core_;
+  racegate::internal::LockCore core_;
 };
 
 // LockGuard: holds a lock (threading::Lock or mp::Lock) for its scope, like
