@@ -30,6 +30,9 @@
 #include "racegate/errors.h"
 #include "racegate/schedule.h"
 #include "support/catalog_test.h"
+#include "support/test_helpers.h"
+
+using racegate::test::error_of;
 
 namespace aio = racegate::aio;
 using aio::Future;
@@ -41,15 +44,6 @@ namespace {
 aio::Clock vclock() { return aio::Clock::virtual_time(); }
 double now() { return aio::get_running_loop().time(); }
 
-template <class E, class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const E& e) {
-    return e.what();
-  }
-  return "<no error>";
-}
 
 // What happened, and when (loop time).
 struct Log {

@@ -19,6 +19,11 @@
 #include "racegate/mp/event.h"
 #include "racegate/mp/process.h"
 #include "racegate/mp/value.h"
+#include "support/test_helpers.h"
+
+using racegate::test::error_of;
+using racegate::test::seconds_since;
+using racegate::test::pattern;
 
 namespace mp = racegate::mp;
 using racegate::test::ProcessGuard;
@@ -29,31 +34,8 @@ namespace {
 
 constexpr Seconds kLong{60};
 
-template <class E, class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const E& e) {
-    return e.what();
-  }
-  return "<no error>";
-}
 
-double seconds_since(Clock::time_point t0) { return Seconds(Clock::now() - t0).count(); }
 
-std::string pattern(std::size_t n, unsigned seed = 1) {
-  // A 4 KiB block that depends on the seed, repeated, with each block's
-  // index stamped in front (so a misplaced page shows). Cheap under TSan.
-  char block[4096];
-  for (std::size_t i = 0; i < sizeof block; ++i) block[i] = static_cast<char>((i * 131 + seed * 7) & 0xff);
-  std::string s;
-  s.reserve(n);
-  for (std::uint32_t k = 0; s.size() < n; ++k) {
-    std::memcpy(block, &k, sizeof k);
-    s.append(block, std::min(sizeof block, n - s.size()));
-  }
-  return s;
-}
 
 }  // namespace
 

@@ -33,6 +33,11 @@
 #include "racegate/schedule.h"
 #include "racegate/threading/lock.h"
 #include "racegate/threading/thread.h"
+#include "support/test_helpers.h"
+
+using racegate::test::error_of;
+using racegate::test::seconds_since;
+using racegate::test::pattern;
 
 namespace mp = racegate::mp;
 namespace threading = racegate::threading;
@@ -44,32 +49,8 @@ namespace {
 
 constexpr Seconds kLong{60};
 
-template <class E, class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const E& e) {
-    return e.what();
-  }
-  return "<no error>";
-}
 
-double seconds_since(Clock::time_point t0) { return Seconds(Clock::now() - t0).count(); }
 
-// A string of n bytes whose content depends on the position and `seed`.
-std::string pattern(std::size_t n, unsigned seed = 1) {
-  // A 4 KiB block that depends on the seed, repeated, with each block's
-  // index stamped in front (so a misplaced page shows). Cheap under TSan.
-  char block[4096];
-  for (std::size_t i = 0; i < sizeof block; ++i) block[i] = static_cast<char>((i * 131 + seed * 7) & 0xff);
-  std::string s;
-  s.reserve(n);
-  for (std::uint32_t k = 0; s.size() < n; ++k) {
-    std::memcpy(block, &k, sizeof k);
-    s.append(block, std::min(sizeof block, n - s.size()));
-  }
-  return s;
-}
 
 void run_and_join(mp::Process& p) {
   ProcessGuard guard(p);

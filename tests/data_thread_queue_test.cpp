@@ -13,6 +13,10 @@
 #include "racegate/queue/queue.h"
 #include "racegate/threading/event.h"
 #include "racegate/threading/thread.h"
+#include "support/test_helpers.h"
+
+using racegate::test::error_of;
+using racegate::test::seconds_since;
 
 namespace rq = racegate::queue;
 namespace threading = racegate::threading;
@@ -23,17 +27,7 @@ namespace {
 
 constexpr Seconds kLong{60};
 
-template <class E, class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const E& e) {
-    return e.what();
-  }
-  return "<no error>";
-}
 
-double seconds_since(Clock::time_point t0) { return Seconds(Clock::now() - t0).count(); }
 
 template <class Q>
 std::vector<int> drain(Q& q) {

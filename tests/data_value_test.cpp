@@ -15,6 +15,9 @@
 #include "racegate/mp/value.h"
 #include "racegate/threading/lock.h"
 #include "racegate/threading/thread.h"
+#include "support/test_helpers.h"
+
+using racegate::test::error_of;
 
 namespace mp = racegate::mp;
 namespace threading = racegate::threading;
@@ -29,15 +32,6 @@ using Seconds = std::chrono::duration<double>;
 
 namespace {
 
-template <class E, class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const E& e) {
-    return e.what();
-  }
-  return "<no error>";
-}
 
 struct Point {
   int x;

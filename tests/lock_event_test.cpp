@@ -16,6 +16,9 @@
 #include "racegate/threading/thread.h"
 #include "cases/support/process_guard.h"
 #include "support/shared_value.h"
+#include "support/test_helpers.h"
+
+using racegate::test::error_of;
 
 namespace mp = racegate::mp;
 namespace threading = racegate::threading;
@@ -30,15 +33,6 @@ using Seconds = std::chrono::duration<double>;
 #pragma clang diagnostic ignored "-Wthread-safety-analysis"
 #endif
 
-template <class E, class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const E& e) {
-    return e.what();
-  }
-  return "<no error>";
-}
 
 TEST(ThreadingLock, AcquireReleaseAndMessages) {
   threading::Lock lock;

@@ -26,6 +26,9 @@
 #include "racegate/threading/thread.h"
 #include "cases/support/process_guard.h"
 #include "support/shared_value.h"
+#include "support/test_helpers.h"
+
+using racegate::test::error_of;
 
 #if defined(__clang__)
 #pragma clang diagnostic ignored "-Wthread-safety-analysis"
@@ -40,15 +43,6 @@ using Seconds = std::chrono::duration<double>;
 
 namespace {
 
-template <class E, class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const E& e) {
-    return e.what();
-  }
-  return "<no error>";
-}
 
 double since(Clock::time_point t0) { return Seconds(Clock::now() - t0).count(); }
 

@@ -22,6 +22,9 @@
 #include "racegate/threading/semaphore.h"
 #include "racegate/threading/thread.h"
 #include "racegate/threading/timer.h"
+#include "support/test_helpers.h"
+
+using racegate::test::error_of;
 
 // These tests take recursive locks several times, release them from the wrong
 // thread and call wait() without the lock on purpose: Clang's static lock
@@ -36,15 +39,6 @@ using Seconds = std::chrono::duration<double>;
 
 namespace {
 
-template <class E, class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const E& e) {
-    return e.what();
-  }
-  return "<no error>";
-}
 
 double since(Clock::time_point t0) { return Seconds(Clock::now() - t0).count(); }
 
