@@ -52,7 +52,7 @@ expect() {  # expect DESCRIPTION FIXED-STRING
 expect "the mark that the page's script ran" '<body data-ready="true">'
 expect "the verdict table" '<table id="verdict-table">'
 expect "a row of the verdict table" '<tr data-verdict="RACE" data-variant="tsan" data-details="u-5">'
-expect "the filter count" '<span id="filter-count">10 of 10 units shown</span>'
+expect "the filter count" '<span id="filter-count">11 of 11 units shown</span>'
 expect "the outcome histogram" '<svg class="histogram"'
 expect "a histogram bar" '<rect x="230" y="4" width="320.0"'
 expect "the race's access stack" 'Write of size 4 at 0x55d0c0a3e154 by thread T2:'

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "racegate/reports/catalog.h"
 #include "racegate/reports/reporter.h"
 #include "racegate/reports/run.h"
 
@@ -59,4 +60,69 @@ TEST(ReportModel, AtomicWriteReplacesWholeFile) {
   EXPECT_EQ(std::distance(std::filesystem::directory_iterator(dir), {}), 1);  // no temporary left
   EXPECT_THROW(rr::write_file_atomically(dir / "missing" / "x.json", "x"), std::runtime_error);
   std::filesystem::remove_all(dir);
+}
+
+// The behavior catalog: ids, kind tags, seed documents of the first sentence
+// only, continuation lines, sections; broken items named by line.
+TEST(Catalog, ParsesItemsKindsAndSeeds) {
+  const std::string text =
+      "# Catalog\n\n## 1. Process (`process.*`)\n\n"
+      "- **process.join.blocks_until_exit** [D], 001_41cd22346628bbc0.txt. `join()` blocks; see\n"
+      "  also 002_b9c4f45d0419849c.txt on the next line.\n"
+      "- **process.misuse_errors** [D]. *CPython:* a second `start()` raises.\n\n"
+      "## 4. Unlocked counter (`counter.*`)\n\n"
+      "- **counter.unlocked_race** [R], 004_7648374c0ccc69dc.txt, 002_b9c4f45d0419849c.txt. The race.\n"
+      "- **semaphore.max_concurrency** [D for the bound, R for reaching it], 001_41cd22346628bbc0.txt,\n"
+      "  000_78ac54c149ecb25e.txt. *CPython* peaks.\n"
+      "- An ordinary list item is not an entry.\n";
+  const rr::Catalog c = rr::parse_catalog(text, "cat.md");
+  ASSERT_EQ(c.entries.size(), 4u);
+  const auto* join = c.find("process.join.blocks_until_exit");
+  ASSERT_NE(join, nullptr);
+  EXPECT_EQ(join->kind, "D");
+  EXPECT_EQ(join->seed_documents, std::vector<std::string>{"001_41cd22346628bbc0.txt"});
+  EXPECT_NE(join->text.find("on the next line"), std::string::npos);
+  EXPECT_EQ(join->section, "1. Process (`process.*`)");
+  EXPECT_EQ(join->line, 5);
+  EXPECT_TRUE(c.find("process.misuse_errors")->seed_documents.empty());
+  const auto* race = c.find("counter.unlocked_race");
+  EXPECT_TRUE(race->racy());
+  EXPECT_FALSE(race->deterministic());
+  EXPECT_EQ(race->seed_documents,
+            (std::vector<std::string>{"004_7648374c0ccc69dc.txt", "002_b9c4f45d0419849c.txt"}));
+  const auto* sem = c.find("semaphore.max_concurrency");
+  EXPECT_FALSE(sem->racy());
+  EXPECT_FALSE(sem->deterministic());
+  EXPECT_EQ(sem->seed_documents,
+            (std::vector<std::string>{"001_41cd22346628bbc0.txt", "000_78ac54c149ecb25e.txt"}));
+  EXPECT_EQ(c.find("nope"), nullptr);
+}
+
+TEST(Catalog, BrokenItemsAreNamedByLine) {
+  try {
+    rr::parse_catalog("## A\n- **a.b** [D]. x\n- **a.b** [T]. again\n", "cat.md");
+    FAIL() << "a duplicate id was accepted";
+  } catch (const std::runtime_error& e) {
+    EXPECT_STREQ(e.what(), "cat.md:3: catalog id a.b is given twice");
+  }
+  try {
+    rr::parse_catalog("## A\n\n- **a.c** no tag here.\n", "cat.md");
+    FAIL() << "an item without a tag was accepted";
+  } catch (const std::runtime_error& e) {
+    EXPECT_STREQ(e.what(), "cat.md:3: catalog item a.c has no [kind] tag right after its id");
+  }
+  EXPECT_THROW(rr::load_catalog("/nonexistent/behavior-catalog.md"), std::runtime_error);
+}
+
+TEST(Catalog, CaseIdsNameImplementationsAndAreas) {
+  EXPECT_EQ(rr::catalog_id_of("lock.release_unlocked@std.mutex"), "lock.release_unlocked");
+  EXPECT_EQ(rr::implementation_of("lock.release_unlocked@std.mutex"), "std.mutex");
+  EXPECT_EQ(rr::catalog_id_of("pipe.duplex_default"), "pipe.duplex_default");
+  EXPECT_EQ(rr::implementation_of("pipe.duplex_default"), "reference");
+  EXPECT_EQ(rr::area_of("tqueue.task_done_join"), "queues");
+  EXPECT_EQ(rr::area_of("joinablequeue.task_done_join@x"), "queues");
+  EXPECT_EQ(rr::area_of("threadpool.get_timeout_does_not_cancel"), "pool");
+  EXPECT_EQ(rr::area_of("process.join.blocks_until_exit"), "process");
+  EXPECT_EQ(rr::report_areas().front(), "process");
+  EXPECT_EQ(rr::report_areas().size(), 16u);
 }

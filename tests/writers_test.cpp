@@ -233,6 +233,14 @@ rr::Run sample_run() {
     u.message = "property held in 100 trials";
     run.units.push_back(u);
   }
+  {  // Another implementation, with a check skipped by a declared difference.
+    auto u = unit("lock.release_unlocked@std.mutex", "plain", rr::Verdict::kPass, 0.1);
+    u.message = "property held in 10 trials";
+    u.skipped_checks = {{"release of an unlocked lock raises <RuntimeError>",
+                         "std::mutex::unlock() without a lock is undefined behavior | not an error"}};
+    run.units.push_back(u);
+  }
+  run.info.catalog_path = (kGoldenDir / "catalog" / "behavior-catalog.md").string();
   return run;
 }
 
@@ -576,11 +584,51 @@ TEST(MarkdownReport, FailuresFirstAndCellsEscaped) {
   EXPECT_NE(md.find("expected 1 &amp; got 2 \\| \"quoted\" 'single' &lt;script&gt;alert(\"pwned\")&lt;/script&gt;<br>second line"),
             std::string::npos);
   EXPECT_EQ(md.find(kInjection), std::string::npos);
-  EXPECT_NE(md.find("| 4 | 1 | 1 | 1 | 1 | 1 | 1 |"), std::string::npos);  // counts per verdict
+  EXPECT_NE(md.find("| 5 | 1 | 1 | 1 | 1 | 1 | 1 |"), std::string::npos);  // counts per verdict
+}
+
+TEST(MarkdownReport, ListsSkippedChecksOnce) {
+  const std::string md = render("md", sample_run());
+  EXPECT_NE(md.find("### Checks skipped by a declared difference"), std::string::npos);
+  EXPECT_NE(md.find("| lock.release_unlocked@std.mutex | release of an unlocked lock raises &lt;RuntimeError&gt; | "
+                    "std::mutex::unlock() without a lock is undefined behavior \\| not an error |"),
+            std::string::npos)
+      << md;
 }
 
 // ---------------------------------------------------------------------------
 // HTML
+
+TEST(HtmlReport, GroupsCasesByAreaAndLinksTheCatalog) {
+  const rr::Run run = sample_run();
+  const std::string html = render("html", run);
+  // Areas in the catalog's order, each a heading with its case count.
+  const auto lock = html.find("id=\"area-lock\"");
+  const auto other = html.find("id=\"area-other\"");
+  ASSERT_NE(lock, std::string::npos);
+  ASSERT_NE(other, std::string::npos);  // the sample's queue.* and value.* ids are in no report area
+  EXPECT_LT(lock, other);
+  // Every case of the run is linked to its catalog entry, embedded in the page.
+  EXPECT_NE(html.find("href=\"#cat-lock.release_unlocked\""), std::string::npos);
+  EXPECT_NE(html.find("id=\"cat-lock.release_unlocked\""), std::string::npos);
+  EXPECT_NE(html.find("id=\"cat-lock.mutual_exclusion\""), std::string::npos);
+  // The entry text is shown as text, never as markup.
+  EXPECT_NE(html.find("&lt;b&gt;markup&lt;/b&gt; &amp; &quot;quotes&quot;"), std::string::npos);
+  EXPECT_EQ(html.find("<b>markup</b>"), std::string::npos);
+  // A seed document that exists beside the catalog is a relative link; one that does not is text.
+  EXPECT_NE(html.find("seeds/001_0000000000000000.txt\">001_0000000000000000.txt</a>"), std::string::npos);
+  EXPECT_EQ(html.find("002_0000000000000000.txt</a>"), std::string::npos);
+  EXPECT_NE(html.find("002_0000000000000000.txt"), std::string::npos);
+  // The implementation column and the skipped check.
+  EXPECT_NE(html.find("<td>std.mutex</td>"), std::string::npos);
+  EXPECT_NE(html.find("Checks skipped by a declared difference"), std::string::npos);
+  // Without a readable catalog the page still groups by area.
+  rr::Run bare = run;
+  bare.info.catalog_path = "/nonexistent/behavior-catalog.md";
+  const std::string plain = render("html", bare);
+  EXPECT_NE(plain.find("id=\"area-lock\""), std::string::npos);
+  EXPECT_EQ(plain.find("id=\"cat-"), std::string::npos);
+}
 
 TEST(HtmlReport, EverythingFromTheRunIsEscaped) {
   const std::string html = render("html", sample_run());

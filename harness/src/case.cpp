@@ -102,15 +102,22 @@ bool CaseContext::record(const rc::detail::TestResult& result) {
   return false;
 }
 
+void CaseContext::skip_check(const std::string& check, const std::string& reason) {
+  skipped_.emplace(check, reason);
+}
+
 std::string CaseContext::result_json() const {
   nlohmann::json outcomes = nlohmann::json::array();
   for (const auto& [name, c] : outcomes_) {
     outcomes.push_back({{"name", name}, {"grade", grade_name(c.grade)}, {"count", c.count}});
   }
+  nlohmann::json skipped = nlohmann::json::array();
+  for (const auto& [check, reason] : skipped_) skipped.push_back({{"check", check}, {"reason", reason}});
   nlohmann::json j = {{"status", "returned"},      {"failed", failed_},
                       {"message", message_},       {"trials_run", trials_run_},
                       {"counterexample", counterexample_}, {"outcomes", outcomes},
-                      {"seed", seed_},             {"variant", build_variant()}};
+                      {"seed", seed_},             {"variant", build_variant()},
+                      {"skipped_checks", skipped}};
   return j.dump();
 }
 

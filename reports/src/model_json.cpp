@@ -120,6 +120,12 @@ void from_json(const json& j, Outcome& o) {
   get_opt(j, "count", o.count);
 }
 
+void to_json(json& j, const SkippedCheck& s) { j = json{{"check", s.check}, {"reason", s.reason}}; }
+void from_json(const json& j, SkippedCheck& s) {
+  get_opt(j, "check", s.check);
+  get_opt(j, "reason", s.reason);
+}
+
 void to_json(json& j, const UnitResult& u) {
   j = json{{"case_id", u.case_id},
            {"title", u.title},
@@ -136,6 +142,7 @@ void to_json(json& j, const UnitResult& u) {
            {"verdict", verdict_name(u.verdict)},
            {"message", u.message},
            {"outcomes", u.outcomes},
+           {"skipped_checks", u.skipped_checks},
            {"counterexample", u.counterexample},
            {"reproduce", u.reproduce},
            {"replay_command", u.replay_command},
@@ -168,6 +175,7 @@ void from_json(const json& j, UnitResult& u) {
   u.verdict = parse_verdict(v).value_or(Verdict::kError);
   get_opt(j, "message", u.message);
   get_opt(j, "outcomes", u.outcomes);
+  get_opt(j, "skipped_checks", u.skipped_checks);
   get_opt(j, "counterexample", u.counterexample);
   get_opt(j, "reproduce", u.reproduce);
   get_opt(j, "replay_command", u.replay_command);
@@ -188,7 +196,8 @@ void to_json(json& j, const RunInfo& r) {
            {"started_at", r.started_at},     {"wall_seconds", r.wall_seconds},
            {"variants", r.variants},         {"command_line", r.command_line},
            {"shard_index", r.shard_index},   {"shard_total", r.shard_total},
-           {"interrupted", r.interrupted},   {"source_root", r.source_root}};
+           {"interrupted", r.interrupted},   {"source_root", r.source_root},
+           {"catalog_path", r.catalog_path}};
 }
 void from_json(const json& j, RunInfo& r) {
   get_opt(j, "tool_version", r.tool_version);
@@ -197,6 +206,7 @@ void from_json(const json& j, RunInfo& r) {
   get_opt(j, "wall_seconds", r.wall_seconds);
   get_opt(j, "variants", r.variants);
   get_opt(j, "command_line", r.command_line);
+  get_opt(j, "catalog_path", r.catalog_path);
   get_opt(j, "shard_index", r.shard_index);
   get_opt(j, "shard_total", r.shard_total);
   get_opt(j, "interrupted", r.interrupted);

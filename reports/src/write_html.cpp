@@ -5,6 +5,12 @@
 //   header      run facts and verdict counts
 //   Units       the verdict table, worst first, with filters by verdict,
 //               variant and text
+//   By area     the cases grouped by catalog area (process, daemon, ...,
+//               asyncio), one row per case and implementation with its
+//               verdict per variant, linked to its seed documents and to its
+//               catalog entry
+//   Catalog     the catalog entries of the run's cases, read from the run's
+//               behavior-catalog.md at render time (left out without one)
 //   Details     one article per unit that failed, has outcomes or has
 //               findings: message, seed, reproduce string and replay command,
 //               counterexample, outcome histogram (SVG bars coloured by grade),
@@ -16,14 +22,17 @@
 // only the constant CSS and script below go in unescaped. Source snippets are
 // read only from files inside the source root, and silently left out when a
 // file cannot be read.
+#include <algorithm>
 #include <fstream>
 #include <map>
 #include <optional>
+#include <set>
 #include <sstream>
 #include <system_error>
 
 #include <fmt/format.h>
 
+#include "racegate/reports/catalog.h"
 #include "racegate/reports/internal/write_common.h"
 #include "racegate/reports/internal/xml_escape.h"
 #include "racegate/reports/reporter.h"
@@ -94,6 +103,10 @@ svg.histogram { max-width: 100%; height: auto; }
 svg.histogram text { font: 12px ui-monospace, Menlo, Consolas, monospace; fill: var(--fg); }
 .legend span { display: inline-block; margin-right: 1em; }
 .swatch { display: inline-block; width: 0.9em; height: 0.9em; vertical-align: -0.1em; margin-right: 0.3em; }
+table.area td .verdict { margin-right: 0.3em; }
+article.entry { border-left: 3px solid var(--line); padding: 0.1em 0.8em; margin: 0.8em 0; }
+article.entry p { white-space: pre-wrap; word-break: break-word; }
+ul.skipped { margin: 0.3em 0; }
 footer { color: var(--muted); margin-top: 2em; font-size: 0.9em; }
 )css";
 
@@ -185,19 +198,33 @@ class HtmlRenderer {
   HtmlRenderer(const Run& run, const ReportConfig& config)
       : run_(run),
         root_(internal::source_root_of(run, config)),
+        out_dir_(config.out_dir),
         sources_(root_),
         labels_(run),
-        w_(MarkupWriter::Syntax::kHtml) {}
+        w_(MarkupWriter::Syntax::kHtml) {
+    if (!run.info.catalog_path.empty()) {
+      try {
+        catalog_ = load_catalog(run.info.catalog_path);
+      } catch (const std::exception&) {
+        catalog_.reset();  // the report still groups by area, without entries
+      }
+    }
+  }
 
   std::string render() &&;
 
  private:
   [[nodiscard]] static bool has_details(const UnitResult& u) {
-    return u.verdict != Verdict::kPass || !u.outcomes.empty() || !u.findings.empty();
+    return u.verdict != Verdict::kPass || !u.outcomes.empty() || !u.findings.empty() ||
+           !u.skipped_checks.empty();
   }
   void head();
   void header();
   void table(const std::vector<const UnitResult*>& units);
+  void areas(const std::vector<const UnitResult*>& units);
+  void catalog_entries();
+  void seed_links(const std::vector<std::string>& docs);
+  [[nodiscard]] std::optional<std::string> seed_href(const std::string& doc) const;
   void details(const UnitResult& u, const std::string& id);
   void reproduce(const UnitResult& u);
   void histogram(const UnitResult& u);
@@ -210,6 +237,8 @@ class HtmlRenderer {
 
   const Run& run_;
   fs::path root_;
+  fs::path out_dir_;
+  std::optional<Catalog> catalog_;
   SourceFiles sources_;
   internal::UnitLabels labels_;
   MarkupWriter w_;
@@ -514,6 +543,14 @@ void HtmlRenderer::details(const UnitResult& u, const std::string& id) {
   if (u.verdict == Verdict::kPass) fact_code("seed", std::to_string(u.seed));
   w_.close();
 
+  if (!u.skipped_checks.empty()) {
+    w_.leaf("h4", "Checks skipped by a declared difference");
+    w_.open("ul").attr("class", "skipped");
+    for (const auto& sc : u.skipped_checks) {
+      w_.open("li", Layout::kInline).open("strong").text(sc.check).close().text(": " + sc.reason).close();
+    }
+    w_.close();
+  }
   if (u.verdict != Verdict::kPass) reproduce(u);
   if (!u.counterexample.empty()) w_.leaf("h4", "Counterexample").leaf("pre", u.counterexample);
   if (!u.outcomes.empty()) histogram(u);
@@ -524,6 +561,139 @@ void HtmlRenderer::details(const UnitResult& u, const std::string& id) {
   if (!u.hang_stacks.empty()) w_.leaf("h4", "Stacks at the timeout").leaf("pre", u.hang_stacks);
   captured("stdout", u.stdout_text, u.stdout_truncated);
   captured("stderr", u.stderr_text, u.stderr_truncated);
+  w_.close();
+}
+
+std::optional<std::string> HtmlRenderer::seed_href(const std::string& doc) const {
+  if (!catalog_ || doc.find('/') != std::string::npos) return std::nullopt;
+  std::error_code ec;
+  const fs::path seed = fs::weakly_canonical(catalog_->path.parent_path() / "seeds" / doc, ec);
+  if (ec || !fs::is_regular_file(seed, ec)) return std::nullopt;
+  // Relative to the report, so the link survives moving both together.
+  const fs::path out = fs::weakly_canonical(out_dir_.empty() ? fs::current_path() : out_dir_, ec);
+  fs::path rel = ec ? fs::path() : seed.lexically_relative(out);
+  return (rel.empty() ? seed : rel).generic_string();
+}
+
+void HtmlRenderer::seed_links(const std::vector<std::string>& docs) {
+  for (std::size_t i = 0; i < docs.size(); ++i) {
+    if (i > 0) w_.text(", ");
+    if (auto href = seed_href(docs[i])) {
+      w_.open("a").attr("href", *href).text(docs[i]).close();
+    } else {
+      w_.text(docs[i]);
+    }
+  }
+}
+
+void HtmlRenderer::areas(const std::vector<const UnitResult*>& units) {
+  // case id -> variant -> (worst verdict, details id)
+  struct Cell {
+    Verdict verdict = Verdict::kPass;
+    std::string details;
+  };
+  std::map<std::string, std::map<std::string, Cell>> by_case;
+  for (std::size_t i = 0; i < units.size(); ++i) {
+    const UnitResult& u = *units[i];
+    auto [it, fresh] = by_case[u.case_id].try_emplace(u.variant);
+    if (fresh || u.verdict > it->second.verdict) {
+      it->second.verdict = u.verdict;
+      if (has_details(u)) it->second.details = fmt::format("u-{}", i + 1);
+    }
+  }
+  std::map<std::string, const UnitResult*> unit_of;
+  for (const UnitResult* u : units) unit_of.try_emplace(u->case_id, u);
+  std::vector<std::string> order = report_areas();
+  std::map<std::string, std::vector<std::string>> cases_of;
+  for (const auto& [id, cells] : by_case) {
+    std::string area = area_of(id);
+    if (std::find(order.begin(), order.end(), area) == order.end()) area = "other";
+    cases_of[area].push_back(id);
+  }
+  order.push_back("other");
+  const auto variants = internal::variants_of(run_);
+
+  w_.open("section").attr("id", "areas");
+  w_.leaf("h2", "Cases by area");
+  for (const auto& area : order) {
+    auto found = cases_of.find(area);
+    if (found == cases_of.end()) continue;
+    w_.open("h3", Layout::kInline).attr("id", "area-" + area).text(fmt::format("{} ({})", area, found->second.size()));
+    w_.close();
+    w_.open("table").attr("class", "area");
+    w_.open("thead").open("tr");
+    for (const char* h : {"Case", "Implementation", "Verdicts", "Seed documents", "Catalog"}) w_.leaf("th", h);
+    w_.close().close();
+    w_.open("tbody");
+    for (const auto& id : found->second) {
+      const UnitResult& u = *unit_of.at(id);
+      const std::string cat_id = catalog_id_of(id);
+      w_.open("tr");
+      w_.open("td", Layout::kInline).open("code").text(cat_id).close().close();
+      w_.leaf("td", implementation_of(id));
+      w_.open("td", Layout::kInline);
+      for (const auto& v : variants) {
+        auto cell = by_case[id].find(v);
+        if (cell == by_case[id].end()) continue;
+        const std::string label = fmt::format("{} {}", v, verdict_name(cell->second.verdict));
+        if (!cell->second.details.empty()) {
+          w_.open("a").attr("href", "#" + cell->second.details);
+        }
+        w_.open("span")
+            .attr("class", fmt::format("verdict v-{}", verdict_name(cell->second.verdict)))
+            .text(label)
+            .close();
+        if (!cell->second.details.empty()) w_.close();
+      }
+      w_.close();
+      w_.open("td", Layout::kInline);
+      const CatalogEntry* entry = catalog_ ? catalog_->find(cat_id) : nullptr;
+      if (entry) {
+        seed_links(entry->seed_documents);
+      } else if (!u.seed_document.empty()) {
+        std::vector<std::string> docs;
+        std::string rest = u.seed_document;
+        for (std::size_t at; (at = rest.find(", ")) != std::string::npos; rest = rest.substr(at + 2)) {
+          docs.push_back(rest.substr(0, at));
+        }
+        docs.push_back(rest);
+        seed_links(docs);
+      }
+      w_.close();
+      w_.open("td", Layout::kInline);
+      if (entry) {
+        w_.open("a").attr("href", "#cat-" + cat_id).text(fmt::format("[{}] {}", entry->kind, entry->section)).close();
+      } else {
+        w_.text(catalog_ ? "not in the catalog" : "no catalog given");
+      }
+      w_.close();
+      w_.close();
+    }
+    w_.close().close();
+  }
+  w_.close();
+}
+
+void HtmlRenderer::catalog_entries() {
+  if (!catalog_) return;
+  std::set<std::string> ids;
+  for (const auto& u : run_.units) ids.insert(catalog_id_of(u.case_id));
+  w_.open("section").attr("id", "catalog");
+  w_.leaf("h2", "Catalog entries");
+  w_.open("p", Layout::kInline).text("From ").open("code").text(internal::display_path(catalog_->path.string(), root_)).close().text(".").close();
+  for (const auto& e : catalog_->entries) {
+    if (!ids.contains(e.id)) continue;
+    w_.open("article").attr("class", "entry").attr("id", "cat-" + e.id);
+    w_.open("h4", Layout::kInline).open("code").text(e.id).close().text(fmt::format(" [{}]", e.kind)).close();
+    w_.open("p", Layout::kInline).attr("class", "section").text(fmt::format("{}, line {}", e.section, e.line));
+    if (!e.seed_documents.empty()) {
+      w_.text(" · ");
+      seed_links(e.seed_documents);
+    }
+    w_.close();
+    w_.leaf("p", e.text);
+    w_.close();
+  }
   w_.close();
 }
 
@@ -538,6 +708,7 @@ std::string HtmlRenderer::render() && {
     w_.open("p").attr("class", "warning").text("The run was interrupted: these results are partial.").close();
   }
   table(units);
+  areas(units);
   w_.open("section").attr("id", "details");
   w_.leaf("h2", "Details");
   bool any = false;
@@ -548,6 +719,7 @@ std::string HtmlRenderer::render() && {
   }
   if (!any) w_.leaf("p", "Every unit passed; nothing more to show.");
   w_.close();
+  catalog_entries();
   w_.open("footer", Layout::kInline)
       .text(fmt::format("racegate {} report, rendered from the run's results.", run_.info.tool_version))
       .close();

@@ -149,8 +149,14 @@ std::string JunitReporter::render(const Run& run, const ReportConfig& /*config*/
             .text(failure_text(*u))
             .close();
       }
-      if (!u->stdout_text.empty() || u->stdout_truncated) {
-        w.leaf("system-out", internal::cap_output(u->stdout_text, kOutputCap, u->stdout_truncated));
+      // Declared differences (checks skipped for this implementation) lead
+      // the captured output: JUnit has no place of their own for them.
+      std::string skipped;
+      for (const auto& sc : u->skipped_checks) {
+        skipped += fmt::format("[racegate] check skipped: {}: {}\n", sc.check, sc.reason);
+      }
+      if (!skipped.empty() || !u->stdout_text.empty() || u->stdout_truncated) {
+        w.leaf("system-out", skipped + internal::cap_output(u->stdout_text, kOutputCap, u->stdout_truncated));
       }
       if (!u->stderr_text.empty() || u->stderr_truncated) {
         w.leaf("system-err", internal::cap_output(u->stderr_text, kOutputCap, u->stderr_truncated));

@@ -6,6 +6,8 @@
 //   | PASS | FAIL | ... |   counts per verdict
 //   | Case | Variant | Verdict | Time (s) | Message |   failures first
 //   ### Reproduce          one replay command per failure, in a code block
+//   ### Checks skipped     the declared differences of implementations other
+//                          than the reference (case, check, reason), once each
 //
 // Every table cell goes through md_cell(), the one Markdown escaper: it
 // escapes what would end the cell or change its meaning (pipes, newlines,
@@ -13,6 +15,8 @@
 // failures, up to kMaxPassRows, so the summary stays short on a big suite.
 #include <algorithm>
 #include <cctype>
+#include <set>
+#include <tuple>
 
 #include <fmt/format.h>
 
@@ -159,6 +163,17 @@ std::string MarkdownReporter::render(const Run& run, const ReportConfig& /*confi
   if (!replay.empty()) {
     std::string fence = fence_for(replay);
     md += "\n### Reproduce\n\n" + fence + "sh\n" + replay + fence + "\n";
+  }
+
+  std::set<std::tuple<std::string, std::string, std::string>> skipped;
+  for (const auto& u : run.units) {
+    for (const auto& sc : u.skipped_checks) skipped.emplace(u.case_id, sc.check, sc.reason);
+  }
+  if (!skipped.empty()) {
+    md += "\n### Checks skipped by a declared difference\n\n| Case | Check | Reason |\n| --- | --- | --- |\n";
+    for (const auto& [id, check, reason] : skipped) {
+      md += fmt::format("| {} | {} | {} |\n", md_cell(id), md_cell(check), md_cell(reason));
+    }
   }
   return md;
 }

@@ -10,6 +10,7 @@
 #include <fnmatch.h>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <random>
 #include <set>
 #include <spawn.h>
@@ -22,6 +23,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "racegate/reports/catalog.h"
 #include "racegate/reports/reporter.h"
 #include "runner.h"
 
@@ -156,8 +158,71 @@ struct RunOptions {
   std::string out = "racegate-out";
   std::string formats = "json,junit,sarif,md,html";
   std::string source_root;
+  std::string catalog;
   bool quiet = false;
 };
+
+// The behavior catalog a run links its cases to: --catalog, else
+// <source root>/../shared/behavior-catalog.md when that file exists.
+std::optional<fs::path> find_catalog(const std::string& option, const fs::path& source_root) {
+  if (!option.empty()) {
+    fs::path p = fs::absolute(option);
+    if (!fs::is_regular_file(p)) throw SetupError(fmt::format("no catalog file {}", p.string()));
+    return p;
+  }
+  fs::path p = source_root / ".." / "shared" / "behavior-catalog.md";
+  std::error_code ec;
+  if (fs::is_regular_file(p, ec)) return fs::weakly_canonical(p, ec);
+  return std::nullopt;
+}
+
+// `racegate catalog`: every catalog id has a case under exactly that id (the
+// reference), every case's id (before any '@implementation') is a catalog id,
+// and each reference case carries the entry's seed documents and an
+// expectation that fits its tag. Prints one line per problem; 0 when none.
+int check_catalog(const fs::path& catalog_path, const std::vector<CaseEntry>& cases) {
+  const auto catalog = reports::load_catalog(catalog_path);
+  std::map<std::string, std::vector<const CaseEntry*>> by_id;
+  for (const auto& c : cases) by_id[c.id].push_back(&c);
+  int problems = 0;
+  auto problem = [&](const std::string& text) {
+    std::cout << "  " << text << "\n";
+    ++problems;
+  };
+  std::set<std::string> implementations;
+  for (const auto& e : catalog.entries) {
+    auto it = by_id.find(e.id);
+    if (it == by_id.end()) {
+      problem(fmt::format("{}: no case (catalog line {})", e.id, e.line));
+      continue;
+    }
+    const CaseEntry& c = *it->second.front();
+    std::string seeds;
+    for (const auto& s : e.seed_documents) seeds += (seeds.empty() ? "" : ", ") + s;
+    if (c.seed_document != seeds) {
+      problem(fmt::format("{}: seed document '{}', the catalog says '{}'", e.id, c.seed_document, seeds));
+    }
+    if (e.racy() && c.expectation == "holds") {
+      problem(fmt::format("{}: tagged [{}] but expected to hold; racy behaviors are outcomes or race-expected cases",
+                          e.id, e.kind));
+    }
+    if (e.deterministic() && c.expectation != "holds") {
+      problem(fmt::format("{}: tagged [{}] but its expectation is {}; deterministic behaviors hold", e.id, e.kind,
+                          c.expectation));
+    }
+  }
+  for (const auto& [id, entries] : by_id) {
+    implementations.insert(reports::implementation_of(id));
+    if (!catalog.find(reports::catalog_id_of(id))) {
+      problem(fmt::format("{}: not a catalog id ({})", id, entries.front()->binary.string()));
+    }
+  }
+  std::cout << fmt::format("{}: {} catalog ids, {} cases ({} implementations)\n", catalog_path.string(),
+                           catalog.entries.size(), by_id.size(), implementations.size());
+  std::cout << (problems == 0 ? "every catalog id has its case and every case a catalog id\n"
+                              : fmt::format("{} problem(s)\n", problems));
+  return problems == 0 ? 0 : 1;
+}
 
 void write_reports(const reports::Run& run, const fs::path& out, const std::vector<std::string>& formats,
                    bool announce) {
@@ -242,6 +307,7 @@ int do_run(const RunOptions& o, const std::string& command_line, std::optional<s
   run.info.shard_index = shard_index;
   run.info.shard_total = shard_total;
   run.info.source_root = fs::absolute(o.source_root.empty() ? fs::current_path() : fs::path(o.source_root));
+  if (auto cat = find_catalog(o.catalog, run.info.source_root)) run.info.catalog_path = cat->string();
   std::set<std::string> vs;
   for (const auto& u : units) vs.insert(u.c.variant);
   run.info.variants.assign(vs.begin(), vs.end());
@@ -392,6 +458,14 @@ int main(int argc, char** argv) {
   add_variants(list);
   list->add_flag("--json", list_json, "Print JSON");
 
+  auto* catalog = app.add_subcommand(
+      "catalog", "Check the cases against behavior-catalog.md: every id a case, every case an id (exit 1 if not)");
+  add_selection(catalog);
+  add_variants(catalog);
+  catalog->add_option("--catalog", ro.catalog,
+                      "The catalog file (default: <source root>/../shared/behavior-catalog.md)");
+  catalog->add_option("--source-root", ro.source_root, "Project directory (default: cwd)");
+
   auto* run = app.add_subcommand("run", "Run the cases and write the reports");
   add_selection(run);
   add_variants(run);
@@ -406,6 +480,9 @@ int main(int argc, char** argv) {
   run->add_option("--out", ro.out, "Output directory (default: racegate-out)");
   run->add_option("--format", ro.formats, "Report formats: json,junit,sarif,md,html (default: all)");
   run->add_option("--source-root", ro.source_root, "Report paths relative to this directory (default: cwd)");
+  run->add_option("--catalog", ro.catalog,
+                  "behavior-catalog.md to link cases to in the reports (default: <source root>/../shared/"
+                  "behavior-catalog.md when present)");
   run->add_flag("--quiet,-q", ro.quiet, "Print only units that did not pass");
 
   auto* replay = app.add_subcommand("replay", "Rerun one unit exactly (as printed by a failed run)");
@@ -452,7 +529,9 @@ int main(int argc, char** argv) {
       if (list_json) {
         nlohmann::json all = nlohmann::json::array();
         for (const auto& c : cases) {
-          all.push_back({{"id", c.id}, {"title", c.title}, {"seed_document", c.seed_document},
+          all.push_back({{"id", c.id}, {"catalog_id", racegate::reports::catalog_id_of(c.id)},
+                         {"implementation", racegate::reports::implementation_of(c.id)},
+                         {"title", c.title}, {"seed_document", c.seed_document},
                          {"tags", c.tags}, {"expectation", c.expectation}, {"race_site", c.race_site},
                          {"variant", c.variant}, {"default_trials", c.default_trials},
                          {"timeout_seconds", c.timeout_seconds}, {"binary", c.binary.string()}});
@@ -464,6 +543,15 @@ int main(int argc, char** argv) {
         }
       }
       return 0;
+    }
+    if (catalog->parsed()) {
+      const fs::path root = fs::absolute(ro.source_root.empty() ? fs::current_path() : fs::path(ro.source_root));
+      auto path = find_catalog(ro.catalog, root);
+      if (!path) {
+        throw SetupError(fmt::format("no catalog: give --catalog FILE ({} does not exist)",
+                                     (root / ".." / "shared" / "behavior-catalog.md").string()));
+      }
+      return check_catalog(*path, discover(ro.sel));
     }
     if (run->parsed()) return do_run(ro, command_line);
     if (replay->parsed()) {

@@ -77,6 +77,11 @@ void judge(const Unit& unit, const Observation& obs, reports::UnitResult& u) {
         u.outcomes.push_back({o.value("name", ""), o.value("grade", ""), o.value("count", 0ull)});
       }
     }
+    if (auto it = result.find("skipped_checks"); it != result.end() && it->is_array()) {
+      for (const auto& sc : *it) {
+        if (sc.is_object()) u.skipped_checks.push_back({sc.value("check", ""), sc.value("reason", "")});
+      }
+    }
     if (result.value("failed", false)) raise_to(u, Verdict::kFail, result.value("message", "failed"));
   }
 

@@ -139,6 +139,15 @@ class CaseContext {
   // Marks the case failed with a message (an assertion outside rapidcheck).
   void fail(const std::string& message);
 
+  // Records that one check of the behavior was not made for the
+  // implementation under test, and why: a third-party type that differs from
+  // CPython by design declares the difference in its adapter, and the case
+  // skips that check out loud. Shown per case in every report; calling it
+  // again for the same check (say, once per trial) records it once.
+  //
+  //   if (!A::kReleaseUnlockedRaises) ctx.skip_check("release of an unlocked lock raises", A::kWhyNoRaise);
+  void skip_check(const std::string& check, const std::string& reason);
+
   // The result, as the runner reads it (JSON object).
   [[nodiscard]] std::string result_json() const;
 
@@ -156,6 +165,7 @@ class CaseContext {
     std::uint64_t count;
   };
   std::map<std::string, Counted> outcomes_;
+  std::map<std::string, std::string> skipped_;  // check -> reason
 };
 
 // Registers a case; used by RG_CASE. Returns true.

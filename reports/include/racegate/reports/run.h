@@ -32,6 +32,14 @@ struct Outcome {
   std::uint64_t count = 0;
 };
 
+// A check of the behavior the case did not make for the implementation under
+// test, with the difference its adapter declares (e.g. "a std::mutex released
+// by a non-owner is undefined behavior").
+struct SkippedCheck {
+  std::string check;
+  std::string reason;
+};
+
 struct UnitResult {
   // The case.
   std::string case_id;          // catalog id, e.g. "counter.unlocked_race"
@@ -51,6 +59,7 @@ struct UnitResult {
   Verdict verdict = Verdict::kError;
   std::string message;          // one line: why this verdict
   std::vector<Outcome> outcomes;
+  std::vector<SkippedCheck> skipped_checks;  // declared differences, never silent
   std::string counterexample;   // shrunk counterexample of a failed property
   std::string reproduce;        // rapidcheck's reproduce string, when any
   std::string replay_command;   // `racegate replay ...` that reruns this unit exactly
@@ -78,6 +87,7 @@ struct RunInfo {
   int shard_total = 1;
   bool interrupted = false;
   std::string source_root;      // absolute; report paths are made relative to it
+  std::string catalog_path;     // absolute path of behavior-catalog.md, when the run had one
 };
 
 struct Run {
@@ -89,6 +99,8 @@ struct Run {
 
 void to_json(nlohmann::json& j, const Outcome& o);
 void from_json(const nlohmann::json& j, Outcome& o);
+void to_json(nlohmann::json& j, const SkippedCheck& s);
+void from_json(const nlohmann::json& j, SkippedCheck& s);
 void to_json(nlohmann::json& j, const UnitResult& u);
 void from_json(const nlohmann::json& j, UnitResult& u);
 void to_json(nlohmann::json& j, const RunInfo& r);
