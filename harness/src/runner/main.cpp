@@ -26,6 +26,7 @@
 #include "racegate/reports/catalog.h"
 #include "racegate/reports/reporter.h"
 #include "runner.h"
+#include "doctor.h"
 
 extern char** environ;
 
@@ -510,6 +511,18 @@ int main(int argc, char** argv) {
   merge->add_option("--out", report_out, "Output directory");
   merge->add_option("--format", report_formats, "Report formats");
 
+  auto* doctor = app.add_subcommand(
+      "doctor", "Prove that each sanitizer sees a planted bug with this machine's compilers; print the fix of "
+                "what does not (exit 1 if a required one fails)");
+  DoctorOptions doctor_options;
+  doctor->add_option("--compiler", doctor_options.compilers, "Check only this compiler (repeatable)")
+      ->allow_extra_args(false);
+  doctor->add_flag("--json", doctor_options.json, "Print the result as JSON on stdout");
+  doctor->add_flag_callback("--no-cache", [&] { doctor_options.use_cache = false; },
+                            "Rerun every check instead of trusting cached results");
+  doctor->add_flag("--keep", doctor_options.keep, "Keep the temporary directory (planted programs and logs)");
+  doctor->add_flag("--require-gcc", doctor_options.require_gcc, "A gcc failure is an error, not a warning");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -554,6 +567,7 @@ int main(int argc, char** argv) {
       return check_catalog(*path, discover(ro.sel));
     }
     if (run->parsed()) return do_run(ro, command_line);
+    if (doctor->parsed()) return doctor_main(doctor_options);
     if (replay->parsed()) {
       ro.sel.variants = {replay_variant};
       ro.seed = replay_seed;
