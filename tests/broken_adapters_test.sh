@@ -6,7 +6,9 @@
 # (ids "<catalog id>@broken.<what>"). EXPECTED_DIR/expected-*.txt name, one
 # per line, the cases that must catch a break ("#" starts a comment). The
 # test runs every case of the binary through the runner and fails if a named
-# case ends in PASS (the break went unseen) or is missing from the binary, or
+# case does not end in FAIL (a violated property or a forbidden outcome) or
+# RACE — PASS means the break went unseen, TIMEOUT/CRASH/ERROR that the case
+# did not catch it as designed — or is missing from the binary, or
 # if an expected file names nothing at all. Verdicts of the other cases are
 # printed, not judged.
 set -euo pipefail
@@ -52,6 +54,11 @@ for path in sorted(glob.glob(os.path.join(expected_dir, "expected-*.txt"))):
             failed = True
         elif "PASS" in verdicts[case]:
             print(f"FAIL {case}: the broken adapter went unseen ({verdicts[case]}, {where})")
+            failed = True
+        elif not set(verdicts[case]) <= {"FAIL", "RACE"}:
+            # A crash, hang or error is not the suite catching the break: the
+            # case must fail its property or grade a forbidden outcome.
+            print(f"FAIL {case}: ended in {verdicts[case]}, not FAIL or RACE ({where})")
             failed = True
         else:
             print(f"caught {case}: {','.join(verdicts[case])}")

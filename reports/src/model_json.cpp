@@ -68,6 +68,12 @@ void to_json(json& j, const Finding& f) {
            {"summary", f.summary},   {"location", f.location}, {"stacks", f.stacks},
            {"threads", f.threads},   {"mutexes", f.mutexes},   {"pid", f.pid},
            {"signature", f.signature}, {"truncated", f.truncated}, {"raw", f.raw}};
+  if (!f.state.empty()) {  // gate findings only: run reports keep their schema
+    j["state"] = f.state;
+    j["state_reason"] = f.state_reason;
+    j["occurrences"] = f.occurrences;
+    j["pids"] = f.pids;
+  }
 }
 void from_json(const json& j, Finding& f) {
   get_opt(j, "tool", f.tool);
@@ -82,6 +88,10 @@ void from_json(const json& j, Finding& f) {
   get_opt(j, "signature", f.signature);
   get_opt(j, "truncated", f.truncated);
   get_opt(j, "raw", f.raw);
+  get_opt(j, "state", f.state);
+  get_opt(j, "state_reason", f.state_reason);
+  get_opt(j, "occurrences", f.occurrences);
+  get_opt(j, "pids", f.pids);
 }
 
 const char* verdict_name(Verdict v) {
@@ -191,6 +201,19 @@ void from_json(const json& j, UnitResult& u) {
   get_opt(j, "findings", u.findings);
 }
 
+void to_json(json& j, const KnownFinding& f) {
+  j = json{{"signature", f.signature}, {"tool", f.tool},       {"kind", f.kind},
+           {"location", f.location},   {"first_seen", f.first_seen}, {"reason", f.reason}};
+}
+void from_json(const json& j, KnownFinding& f) {
+  get_opt(j, "signature", f.signature);
+  get_opt(j, "tool", f.tool);
+  get_opt(j, "kind", f.kind);
+  get_opt(j, "location", f.location);
+  get_opt(j, "first_seen", f.first_seen);
+  get_opt(j, "reason", f.reason);
+}
+
 void to_json(json& j, const RunInfo& r) {
   j = json{{"tool_version", r.tool_version}, {"run_seed", r.run_seed},
            {"started_at", r.started_at},     {"wall_seconds", r.wall_seconds},
@@ -198,6 +221,11 @@ void to_json(json& j, const RunInfo& r) {
            {"shard_index", r.shard_index},   {"shard_total", r.shard_total},
            {"interrupted", r.interrupted},   {"source_root", r.source_root},
            {"catalog_path", r.catalog_path}};
+  if (r.mode == "gate") {  // gate runs only: run reports keep their schema
+    j["mode"] = r.mode;
+    j["baseline_path"] = r.baseline_path;
+    j["fixed"] = r.fixed;
+  }
 }
 void from_json(const json& j, RunInfo& r) {
   get_opt(j, "tool_version", r.tool_version);
@@ -211,6 +239,9 @@ void from_json(const json& j, RunInfo& r) {
   get_opt(j, "shard_total", r.shard_total);
   get_opt(j, "interrupted", r.interrupted);
   get_opt(j, "source_root", r.source_root);
+  get_opt(j, "mode", r.mode);
+  get_opt(j, "baseline_path", r.baseline_path);
+  get_opt(j, "fixed", r.fixed);
 }
 
 void to_json(json& j, const Run& r) {

@@ -47,6 +47,7 @@ using Layout = MarkupWriter::Layout;
 constexpr std::size_t kOutputCap = 64 * 1024;
 constexpr int kSnippetContext = 2;          // lines before and after the frame's line
 constexpr int kMaxSnippetsPerStack = 4;
+constexpr std::size_t kMaxFindingsPerUnit = 200;  // the rest are in report.json
 constexpr std::uintmax_t kMaxSourceBytes = 4 * 1024 * 1024;
 
 constexpr std::string_view kCss = R"css(
@@ -441,7 +442,31 @@ void HtmlRenderer::stack(const Stack& s) {
   if (!s.role.empty()) w_.open("div").attr("class", "role").text(s.role).close();
   w_.open("ol").attr("class", "frames");
   int snippets = 0;
-  for (const Frame& fr : s.frames) {
+  // Runs of frames known only by module and offset (no function, no file)
+  // are kept but folded into one item.
+  auto module_only = [](const Frame& fr) { return fr.file.empty() && fr.function.empty(); };
+  for (std::size_t i = 0; i < s.frames.size(); ++i) {
+    const Frame& fr = s.frames[i];
+    if (module_only(fr)) {
+      std::size_t end = i;
+      while (end < s.frames.size() && module_only(s.frames[end])) ++end;
+      if (end - i > 1) {
+        w_.open("li").attr("class", "other folded");
+        w_.open("details").leaf("summary", fmt::format("{} frames without symbols (#{}–#{})", end - i, fr.index,
+                                                        s.frames[end - 1].index));
+        w_.open("ol").attr("class", "frames");
+        for (std::size_t k = i; k < end; ++k) {
+          const Frame& m = s.frames[k];
+          w_.open("li").attr("class", "other").open("div", Layout::kInline).attr("class", "mono");
+          w_.open("span").attr("class", "frame-no").text(fmt::format("#{}", m.index)).close();
+          w_.text(fmt::format("<unknown> ({}+{:#x})", m.module, m.module_offset));
+          w_.close().close();
+        }
+        w_.close().close().close();
+        i = end - 1;
+        continue;
+      }
+    }
     const bool user = internal::is_inside_root(fr.file, root_);
     w_.open("li").attr("class", user ? "user" : "other");
     w_.open("div", Layout::kInline).attr("class", "mono");
@@ -482,7 +507,15 @@ void HtmlRenderer::finding(const Finding& f) {
   }
   if (!f.summary.empty()) fact("summary", f.summary);
   if (!f.signature.empty()) fact_code("signature", f.signature);
-  if (f.pid != 0) fact("pid", std::to_string(f.pid));
+  if (!f.state.empty()) {
+    fact("state", f.state_reason.empty() ? f.state : f.state + ": " + f.state_reason);
+    std::string pids;
+    for (int p : f.pids) pids += (pids.empty() ? "" : ", ") + std::to_string(p);
+    fact("reports", fmt::format("{} in {} process{}{}", f.occurrences, f.pids.size(),
+                                f.pids.size() == 1 ? "" : "es", pids.empty() ? "" : " (" + pids + ")"));
+  } else if (f.pid != 0) {
+    fact("pid", std::to_string(f.pid));
+  }
   w_.close();
   if (!f.stacks.empty()) {
     w_.open("div").attr("class", "stacks");
@@ -556,7 +589,25 @@ void HtmlRenderer::details(const UnitResult& u, const std::string& id) {
   if (!u.outcomes.empty()) histogram(u);
   if (!u.findings.empty()) {
     w_.leaf("h4", fmt::format("Findings ({})", u.findings.size()));
-    for (const Finding& f : u.findings) finding(f);
+    const std::size_t shown = std::min(u.findings.size(), kMaxFindingsPerUnit);
+    for (std::size_t i = 0; i < shown; ++i) finding(u.findings[i]);
+    if (shown < u.findings.size()) {
+      w_.leaf("p", fmt::format("{} more findings are not shown here: every one is in report.json (and the raw "
+                               "logs in logs/ for racegate gate).",
+                               u.findings.size() - shown));
+    }
+  }
+  if (run_.info.mode == "gate" && !run_.info.fixed.empty()) {
+    w_.leaf("h4", fmt::format("Fixed: in the baseline, not seen in this run ({})", run_.info.fixed.size()));
+    w_.open("ul").attr("class", "fixed");
+    for (const auto& k : run_.info.fixed) {
+      std::string where = k.location.file.empty() ? k.location.function
+                                                  : fmt::format("{}:{} {}", k.location.file, k.location.line,
+                                                                k.location.function);
+      w_.leaf("li", fmt::format("{}/{} at {} (signature {}, in the baseline since {})", k.tool, k.kind, where,
+                                k.signature, k.first_seen));
+    }
+    w_.close();
   }
   if (!u.hang_stacks.empty()) w_.leaf("h4", "Stacks at the timeout").leaf("pre", u.hang_stacks);
   captured("stdout", u.stdout_text, u.stdout_truncated);

@@ -29,6 +29,7 @@ namespace {
 
 constexpr std::size_t kMaxPassRows = 50;
 constexpr std::size_t kMaxMessageBytes = 300;
+constexpr std::size_t kMaxFindingRows = 100;
 
 // Text as the content of one GFM table cell, rendered literally.
 std::string md_cell(std::string_view raw) {
@@ -97,7 +98,53 @@ class MarkdownReporter final : public Reporter {
   [[nodiscard]] std::string render(const Run& run, const ReportConfig& config) const override;
 };
 
-std::string MarkdownReporter::render(const Run& run, const ReportConfig& /*config*/) const {
+// `racegate gate`: its findings, most frequent first (new ones before the
+// rest), and the baseline entries it no longer saw.
+std::string gate_findings(const Run& run, const ReportConfig& config) {
+  const auto root = internal::source_root_of(run, config);
+  auto where = [&](const SourceLocation& l) {
+    if (l.file.empty()) return l.function;
+    return fmt::format("{}:{}{}", internal::display_path(l.file, root), l.line,
+                       l.function.empty() ? "" : " " + l.function);
+  };
+  std::vector<const Finding*> all;
+  for (const auto& u : run.units) {
+    for (const auto& f : u.findings) all.push_back(&f);
+  }
+  std::stable_sort(all.begin(), all.end(), [](const Finding* a, const Finding* b) {
+    return std::make_tuple(a->state != "new", -a->occurrences) < std::make_tuple(b->state != "new", -b->occurrences);
+  });
+  std::string md;
+  if (!all.empty()) {
+    md += "\n### Findings\n\n| State | Count | Processes | Kind | Where | Signature |\n"
+          "| --- | ---: | ---: | --- | --- | --- |\n";
+    for (std::size_t i = 0; i < all.size() && i < kMaxFindingRows; ++i) {
+      const Finding& f = *all[i];
+      std::string state = f.state == "new" ? "**new**" : md_cell(f.state);
+      if (!f.state_reason.empty()) state += " (" + md_cell(f.state_reason) + ")";
+      md += fmt::format("| {} | {} | {} | {} | {} | `{}` |\n", state, f.occurrences, f.pids.size(),
+                        md_cell(f.tool + "/" + f.kind), md_cell(where(f.location)), code_line(f.signature));
+    }
+    if (all.size() > kMaxFindingRows) {
+      std::size_t reports = 0;
+      for (std::size_t i = kMaxFindingRows; i < all.size(); ++i) reports += static_cast<std::size_t>(all[i]->occurrences);
+      md += fmt::format("\n{} more findings ({} reports) are not listed: every one is in report.json, the raw "
+                        "logs in logs/.\n",
+                        all.size() - kMaxFindingRows, reports);
+    }
+  }
+  if (!run.info.fixed.empty()) {
+    md += "\n### Fixed (in the baseline, not seen in this run)\n\n| Kind | Where | First seen | Signature |\n"
+          "| --- | --- | --- | --- |\n";
+    for (const auto& k : run.info.fixed) {
+      md += fmt::format("| {} | {} | {} | `{}` |\n", md_cell(k.tool + "/" + k.kind), md_cell(where(k.location)),
+                        md_cell(k.first_seen), code_line(k.signature));
+    }
+  }
+  return md;
+}
+
+std::string MarkdownReporter::render(const Run& run, const ReportConfig& config) const {
   const auto counts = internal::count_verdicts(run);
   const auto units = internal::units_by_severity(run);
   const auto variants = internal::variants_of(run);
@@ -112,7 +159,7 @@ std::string MarkdownReporter::render(const Run& run, const ReportConfig& /*confi
   std::string joined;
   for (const auto& v : variants) joined += (joined.empty() ? "" : ", ") + v;
   if (!joined.empty()) facts.push_back("variants " + md_cell(joined));
-  facts.push_back(fmt::format("run seed {}", run.info.run_seed));
+  if (run.info.mode != "gate") facts.push_back(fmt::format("run seed {}", run.info.run_seed));
   if (run.info.shard_total > 1) {
     facts.push_back(fmt::format("shard {}/{}", run.info.shard_index + 1, run.info.shard_total));
   }
@@ -164,6 +211,8 @@ std::string MarkdownReporter::render(const Run& run, const ReportConfig& /*confi
     std::string fence = fence_for(replay);
     md += "\n### Reproduce\n\n" + fence + "sh\n" + replay + fence + "\n";
   }
+
+  if (run.info.mode == "gate") md += gate_findings(run, config);
 
   std::set<std::tuple<std::string, std::string, std::string>> skipped;
   for (const auto& u : run.units) {

@@ -254,6 +254,11 @@ class Result {
     properties_[key] = std::move(value);
     return *this;
   }
+  // "new", "unchanged" or "absent" (a baseline entry no longer seen).
+  Result& set_baseline_state(std::string state) {
+    baseline_state_ = std::move(state);
+    return *this;
+  }
   [[nodiscard]] const std::string& rule_id() const { return rule_id_; }
 
   [[nodiscard]] ojson to_json(int rule_index) const {
@@ -277,6 +282,7 @@ class Result {
       for (const auto& [k, v] : fingerprints_) fp[k] = v;
       j["partialFingerprints"] = std::move(fp);
     }
+    if (!baseline_state_.empty()) j["baselineState"] = baseline_state_;
     if (suppression_) {
       j["suppressions"] = ojson::array(
           {ojson{{"kind", "external"}, {"status", "accepted"}, {"justification", *suppression_}}});
@@ -294,6 +300,7 @@ class Result {
   std::vector<Stack> stacks_;
   std::vector<std::pair<std::string, std::string>> fingerprints_;
   std::optional<std::string> suppression_;
+  std::string baseline_state_;
   ojson properties_ = ojson::object();
 };
 
@@ -425,10 +432,18 @@ class Converter {
       }
       bool stands_for_itself =
           u->verdict != Verdict::kPass && !(u->verdict == Verdict::kRace && !u->findings.empty());
+      if (run_.info.mode == "gate" && u->verdict == Verdict::kRace) stands_for_itself = false;
       if (stands_for_itself) {
         log.add_rule(verdict_rule(u->verdict));
         log.add_result(verdict_result(*u));
       }
+    }
+    for (const KnownFinding& k : run_.info.fixed) {
+      Finding f;
+      f.tool = k.tool;
+      f.kind = k.kind;
+      log.add_rule(finding_rule(f));
+      log.add_result(fixed_result(k));
     }
     return log;
   }
@@ -516,7 +531,27 @@ class Converter {
     if (!u.replay_command.empty()) r.set_property("replayCommand", u.replay_command);
   }
 
+  // The access stacks of a race as thread flows (in call order), and every
+  // stack as a SARIF stack (innermost frame first).
+  void add_flows_and_stacks(sarif::Result& r, const Finding& f) const {
+    for (const Stack& s : f.stacks) {
+      if (s.role != "access" && s.role != "previous-access") continue;
+      sarif::ThreadFlow flow;
+      flow.set_message(s.title);
+      // Frames are innermost first; a thread flow is in execution order.
+      for (auto it = s.frames.rbegin(); it != s.frames.rend(); ++it) flow.add_location(frame_location(*it));
+      if (!flow.empty()) r.add_thread_flow(std::move(flow));
+    }
+    for (const Stack& s : f.stacks) {
+      sarif::Stack stack;
+      stack.set_message(s.title.empty() ? s.role : s.title);
+      for (const Frame& fr : s.frames) stack.add_frame(frame_location(fr), fr.module, fr.module_offset);
+      r.add_stack(std::move(stack));
+    }
+  }
+
   [[nodiscard]] sarif::Result finding_result(const UnitResult& u, const Finding& f) const {
+    if (!f.state.empty()) return gate_finding_result(u, f);
     bool expected = u.verdict == Verdict::kPass;
     auto r = sarif::Result::create(rule_id(f))
                  .set_level(expected ? "note" : "error")
@@ -527,23 +562,7 @@ class Converter {
     auto location = finding_location(f);
     if (location.empty()) location = sarif::Location::logical(u.case_id);
     r.add_location(std::move(location));
-
-    for (const Stack& s : f.stacks) {
-      if (s.role != "access" && s.role != "previous-access") continue;
-      sarif::ThreadFlow flow;
-      flow.set_message(s.title);
-      // Frames are innermost first; a thread flow is in execution order.
-      for (auto it = s.frames.rbegin(); it != s.frames.rend(); ++it) {
-        flow.add_location(frame_location(*it));
-      }
-      if (!flow.empty()) r.add_thread_flow(std::move(flow));
-    }
-    for (const Stack& s : f.stacks) {
-      sarif::Stack stack;
-      stack.set_message(s.title.empty() ? s.role : s.title);
-      for (const Frame& fr : s.frames) stack.add_frame(frame_location(fr), fr.module, fr.module_offset);
-      r.add_stack(std::move(stack));
-    }
+    add_flows_and_stacks(r, f);
     if (!f.signature.empty()) r.set_fingerprint(kSignatureFingerprint, f.signature);
     if (expected) {
       r.suppress(fmt::format("expected by case {} ({})", u.case_id,
@@ -551,6 +570,55 @@ class Converter {
     }
     add_unit_properties(r, u);
     if (f.truncated) r.set_property("truncated", true);
+    return r;
+  }
+
+  // A finding of `racegate gate`: new (error), known from the baseline
+  // (warning, baselineState unchanged) or suppressed by the ignore list
+  // (note, with the suppression's reason).
+  [[nodiscard]] sarif::Result gate_finding_result(const UnitResult& u, const Finding& f) const {
+    const bool is_new = f.state == "new";
+    auto r = sarif::Result::create(rule_id(f))
+                 .set_level(is_new ? "error" : f.state == "known" ? "warning" : "note")
+                 .set_message(fmt::format("{}: {}{} ({} {} in {}; {})", internal::tool_display_name(f.tool),
+                                          internal::kind_words(f.kind), where(f), f.occurrences,
+                                          f.occurrences == 1 ? "report" : "reports", f.pids.size() == 1
+                                              ? std::string("1 process")
+                                              : fmt::format("{} processes", f.pids.size()),
+                                          f.state_reason.empty() ? f.state : f.state + ": " + f.state_reason));
+    auto location = finding_location(f);
+    if (location.empty()) location = sarif::Location::logical(u.title);
+    r.add_location(std::move(location));
+    add_flows_and_stacks(r, f);
+    if (!f.signature.empty()) r.set_fingerprint(kSignatureFingerprint, f.signature);
+    if (f.state == "suppressed") {
+      r.suppress(f.state_reason);
+    } else {
+      r.set_baseline_state(is_new ? "new" : "unchanged");
+    }
+    r.set_property("state", f.state).set_property("occurrences", f.occurrences).set_property("pids", f.pids);
+    if (f.truncated) r.set_property("truncated", true);
+    return r;
+  }
+
+  // A baseline entry the gate did not see again: fixed.
+  [[nodiscard]] sarif::Result fixed_result(const KnownFinding& k) const {
+    Finding f;
+    f.tool = k.tool;
+    f.kind = k.kind;
+    f.location = k.location;
+    if (!f.location.file.empty() && fs::path(f.location.file).is_relative()) {
+      f.location.file = (root_ / f.location.file).string();
+    }
+    auto r = sarif::Result::create(rule_id(f))
+                 .set_level("none")
+                 .set_message(fmt::format("fixed: {}: {}{} (in the baseline since {})",
+                                          internal::tool_display_name(f.tool), internal::kind_words(f.kind),
+                                          where(f), k.first_seen.empty() ? "?" : k.first_seen));
+    auto location = finding_location(f);
+    if (!location.empty()) r.add_location(std::move(location));
+    r.set_fingerprint(kSignatureFingerprint, k.signature).set_baseline_state("absent");
+    r.set_property("state", "fixed");
     return r;
   }
 

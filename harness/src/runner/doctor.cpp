@@ -1213,4 +1213,17 @@ int doctor_main(const DoctorOptions& options) {
   return pass ? 0 : 1;
 }
 
+std::string blind_detectors(const DoctorOptions& options) {
+  std::string text;
+  for (const auto& check : check_detectors(options)) {
+    if (check.ok || !check.required) continue;
+    text += fmt::format("\n  {} {}: {}{}", check.compiler, check.tool, check.detail,
+                        check.fix.empty() ? "" : " (fix: " + check.fix + ")");
+  }
+  if (text.empty()) return text;
+  return "a sanitizer did not see its planted bug, so its silence would prove nothing (`racegate doctor` "
+         "explains; --no-doctor skips this check):" +
+         text;
+}
+
 }  // namespace racegate::runner

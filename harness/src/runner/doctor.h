@@ -57,6 +57,11 @@ std::vector<DetectorCheck> check_detectors(const DoctorOptions& options);
 // Whether every required check passed (what doctor_main's exit code says).
 bool required_checks_pass(const std::vector<DetectorCheck>& checks);
 
+// For `racegate run` and `racegate gate`, before they rely on the detectors:
+// the checks of `options` (cached), and an error text naming every required
+// detector that did not see its planted bug (empty when all did).
+std::string blind_detectors(const DoctorOptions& options);
+
 // The `racegate doctor` command: prints one line per (compiler, sanitizer)
 // with ok / FAILED and the fix (or JSON), returns the exit code: 0 every
 // required check passed, 1 otherwise, 2 bad usage.

@@ -30,6 +30,42 @@
 extern char** environ;
 
 namespace racegate::runner {
+
+std::string read_whole_file(const std::filesystem::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::vector<pid_t> group_members(pid_t pgid, bool include_zombies) {
+  std::vector<pid_t> out;
+  DIR* d = opendir("/proc");
+  if (!d) return out;
+  while (dirent* e = readdir(d)) {
+    char* end = nullptr;
+    long pid = std::strtol(e->d_name, &end, 10);
+    if (!end || *end != '\0' || pid <= 0) continue;
+    std::string stat = read_whole_file(fmt::format("/proc/{}/stat", pid));
+    auto close_paren = stat.rfind(')');
+    if (close_paren == std::string::npos) continue;
+    std::istringstream rest(stat.substr(close_paren + 2));
+    char state = 0;
+    long ppid = 0, pgrp = 0;
+    rest >> state >> ppid >> pgrp;
+    if (pgrp == pgid && (include_zombies || state != 'Z')) out.push_back(static_cast<pid_t>(pid));
+  }
+  closedir(d);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+void guardian_send(int fd, char op, pid_t pgid) {
+  if (fd < 0) return;
+  std::string line = fmt::format("{}{}\n", op, pgid);
+  (void)!write(fd, line.data(), line.size());
+}
+
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -73,35 +109,7 @@ struct Capture {
   }
 };
 
-std::string read_file(const std::filesystem::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-// Pids whose process group is `pgid` (zombies included).
-std::vector<pid_t> group_members(pid_t pgid, bool include_zombies) {
-  std::vector<pid_t> out;
-  DIR* d = opendir("/proc");
-  if (!d) return out;
-  while (dirent* e = readdir(d)) {
-    char* end = nullptr;
-    long pid = std::strtol(e->d_name, &end, 10);
-    if (!end || *end != '\0' || pid <= 0) continue;
-    std::string stat = read_file(fmt::format("/proc/{}/stat", pid));
-    auto close_paren = stat.rfind(')');
-    if (close_paren == std::string::npos) continue;
-    std::istringstream rest(stat.substr(close_paren + 2));
-    char state = 0;
-    long ppid = 0, pgrp = 0;
-    rest >> state >> ppid >> pgrp;
-    if (pgrp == pgid && (include_zombies || state != 'Z')) out.push_back(static_cast<pid_t>(pid));
-  }
-  closedir(d);
-  std::sort(out.begin(), out.end());
-  return out;
-}
+std::string read_file(const std::filesystem::path& p) { return read_whole_file(p); }
 
 bool have_gdb() {
   static int cached = -1;
@@ -201,11 +209,6 @@ struct Running {
   std::string stacks;  // of a unit that timed out
 };
 
-void guardian_send(int fd, char op, pid_t pgid) {
-  if (fd < 0) return;
-  std::string line = fmt::format("{}{}\n", op, pgid);
-  (void)!write(fd, line.data(), line.size());
-}
 
 std::unique_ptr<Running> spawn_unit(const Unit& u, const ExecOptions& opts, int index) {
   auto r = std::make_unique<Running>();

@@ -25,6 +25,7 @@
 
 #include "racegate/reports/catalog.h"
 #include "racegate/reports/reporter.h"
+#include "gate.h"
 #include "runner.h"
 #include "doctor.h"
 
@@ -114,6 +115,8 @@ std::vector<CaseEntry> discover(const Selection& sel) {
   return out;
 }
 
+}  // namespace
+
 std::string now_iso() {
   std::time_t t = std::time(nullptr);
   char buf[32];
@@ -143,6 +146,8 @@ std::pair<int, pid_t> start_guardian() {
   return {fds[1], pid};
 }
 
+namespace {
+
 const char* colour(Verdict v, bool tty) {
   if (!tty) return "";
   return v == Verdict::kPass ? "\033[32m" : "\033[31m";
@@ -161,6 +166,7 @@ struct RunOptions {
   std::string source_root;
   std::string catalog;
   bool quiet = false;
+  bool doctor = true;
 };
 
 // The behavior catalog a run links its cases to: --catalog, else
@@ -225,6 +231,8 @@ int check_catalog(const fs::path& catalog_path, const std::vector<CaseEntry>& ca
   return problems == 0 ? 0 : 1;
 }
 
+}  // namespace
+
 void write_reports(const reports::Run& run, const fs::path& out, const std::vector<std::string>& formats,
                    bool announce) {
   reports::ReportConfig cfg{out, run.info.source_root};
@@ -247,6 +255,8 @@ std::vector<std::string> check_formats(const std::string& list) {
   }
   return formats;
 }
+
+namespace {
 
 int do_run(const RunOptions& o, const std::string& command_line, std::optional<std::string> replay_id = {}) {
   auto formats = check_formats(o.formats);
@@ -276,6 +286,27 @@ int do_run(const RunOptions& o, const std::string& command_line, std::optional<s
   std::sort(cases.begin(), cases.end(), [](const CaseEntry& a, const CaseEntry& b) {
     return std::tie(a.id, a.variant) < std::tie(b.id, b.variant);
   });
+
+  if (o.doctor) {
+    // The tsan and asan variants are clang builds: prove first (cached per
+    // toolchain) that clang's detectors see planted bugs, so that a blind
+    // detector fails the run instead of passing it.
+    DoctorOptions d;
+    d.compilers = {"clang++"};
+    d.tools.clear();
+    for (const auto& c : cases) {
+      if (c.variant == "tsan" && std::find(d.tools.begin(), d.tools.end(), "tsan") == d.tools.end()) {
+        d.tools.push_back("tsan");
+      }
+      if (c.variant == "asan" && std::find(d.tools.begin(), d.tools.end(), "asan") == d.tools.end()) {
+        d.tools.push_back("asan");
+        d.tools.push_back("ubsan");
+      }
+    }
+    if (!d.tools.empty()) {
+      if (auto blind = blind_detectors(d); !blind.empty()) throw SetupError(blind);
+    }
+  }
 
   std::uint64_t run_seed = o.seed ? *o.seed : std::random_device{}() * 4294967296ull + std::random_device{}();
   std::vector<Unit> units;
@@ -485,6 +516,8 @@ int main(int argc, char** argv) {
                   "behavior-catalog.md to link cases to in the reports (default: <source root>/../shared/"
                   "behavior-catalog.md when present)");
   run->add_flag("--quiet,-q", ro.quiet, "Print only units that did not pass");
+  run->add_flag("!--no-doctor", ro.doctor,
+                "Skip proving first (cached per toolchain) that clang's TSan/ASan/UBSan see planted bugs");
 
   auto* replay = app.add_subcommand("replay", "Rerun one unit exactly (as printed by a failed run)");
   std::string replay_id, replay_variant;
@@ -522,6 +555,39 @@ int main(int argc, char** argv) {
                             "Rerun every check instead of trusting cached results");
   doctor->add_flag("--keep", doctor_options.keep, "Keep the temporary directory (planted programs and logs)");
   doctor->add_flag("--require-gcc", doctor_options.require_gcc, "A gcc failure is an error, not a warning");
+  auto* gate = app.add_subcommand(
+      "gate",
+      "Run any command (a test binary, ctest, a script) with every sanitizer logging to a private "
+      "directory, and fail only on findings that are new: racegate gate [options] -- COMMAND [ARGS...]");
+  GateOptions go;
+  gate->add_option("command", go.command, "The command and its arguments, after --")->required()->expected(1, -1);
+  gate->add_option("--out", go.out, "Output directory: reports and the raw sanitizer logs (default: racegate-out)");
+  gate->add_option("--format", go.formats, "Report formats: json,junit,sarif,md,html (default: all)");
+  gate->add_option("--source-root", go.source_root, "Report paths relative to this directory (default: cwd)");
+  gate->add_option("--baseline", go.baseline,
+                   "Known findings (JSON): the gate fails only on findings not in it; entries not seen are "
+                   "reported fixed");
+  gate->add_flag("--update-baseline", go.update_baseline,
+                 "Rewrite the baseline (atomically) with the findings of this run; creates it if missing");
+  gate->add_option("--reason", go.baseline_reason, "Reason recorded for entries added by --update-baseline");
+  gate->add_option("--suppressions", go.suppressions,
+                   "ThreadSanitizer suppressions file: checked, then passed to TSan (suppressions=)");
+  gate->add_option("--ignore", go.ignore,
+                   "racegate ignore list: one 'SIGNATURE REASON' per line; those findings are marked suppressed");
+  gate->add_flag("--allow-command-failure", go.allow_command_failure,
+                 "Judge only the findings: a command that fails does not fail the gate");
+  gate->add_option("--timeout", go.timeout, "Seconds before the command is killed (default: no limit)")
+      ->check(CLI::PositiveNumber);
+  gate->add_option("--top", go.top, "Signatures listed on the console, most frequent first (default: 20)")
+      ->check(CLI::PositiveNumber);
+  gate->add_flag("!--no-doctor", go.doctor,
+                 "Skip proving first (cached per toolchain) that the sanitizers see planted bugs");
+  gate->footer(
+      "Exit codes: 0 the command succeeded and no new finding appeared; 1 a new finding appeared, or the "
+      "command failed (both are said); 2 bad usage or a broken set-up (nothing is overwritten).\n"
+      "The gate sets log_path in TSAN_OPTIONS, ASAN_OPTIONS, LSAN_OPTIONS and UBSAN_OPTIONS, and exitcode=0 "
+      "for TSan (it judges races itself); every other option of yours is kept. "
+      "See docs/gate.md.");
 
   try {
     app.parse(argc, argv);
@@ -568,6 +634,7 @@ int main(int argc, char** argv) {
     }
     if (run->parsed()) return do_run(ro, command_line);
     if (doctor->parsed()) return doctor_main(doctor_options);
+    if (gate->parsed()) return gate_main(go, command_line, g_interrupted);
     if (replay->parsed()) {
       ro.sel.variants = {replay_variant};
       ro.seed = replay_seed;

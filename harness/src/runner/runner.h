@@ -10,6 +10,8 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <sys/types.h>
+#include <utility>
 #include <vector>
 
 #include "racegate/reports/run.h"
@@ -81,5 +83,25 @@ std::uint64_t derive_seed(std::uint64_t run_seed, const std::string& case_id, in
 // and removes the run's work directory when the runner dies (its stdin
 // reaches EOF). Lines: "+PGID" / "-PGID" / "D<work dir>".
 int guardian_main();
+
+// Starts `racegate __guardian` (see guardian_main); returns the write end of
+// its stdin and its pid. Throws SetupError.
+std::pair<int, pid_t> start_guardian();
+// Sends "+PGID" (op '+') or "-PGID" (op '-') to the guardian; fd < 0: nothing.
+void guardian_send(int fd, char op, pid_t pgid);
+
+// Pids whose process group is `pgid`, ascending (zombies when asked).
+std::vector<pid_t> group_members(pid_t pgid, bool include_zombies);
+// The whole content of a file; empty when it cannot be read.
+std::string read_whole_file(const std::filesystem::path& p);
+
+// The report formats of a comma-separated list; throws SetupError naming
+// an unknown one.
+std::vector<std::string> check_formats(const std::string& list);
+// Writes every report of `run` into `out` (atomically, each file).
+void write_reports(const reports::Run& run, const std::filesystem::path& out,
+                   const std::vector<std::string>& formats, bool announce);
+// Now, ISO 8601 UTC.
+std::string now_iso();
 
 }  // namespace racegate::runner

@@ -65,6 +65,12 @@ struct Finding {
   // access stack. Hex string.
   std::string signature;
   bool truncated = false;             // the log ended inside this report
+  // `racegate gate` only (empty/default in `racegate run`): the finding
+  // deduplicated by signature across every log of the command.
+  std::string state;                  // "new", "known" (in the baseline) or "suppressed" (ignore list)
+  std::string state_reason;           // the baseline's or the ignore list's reason
+  int occurrences = 1;                // reports with this signature
+  std::vector<int> pids;              // processes that reported it, ascending
 };
 
 void to_json(nlohmann::json& j, const Frame& f);

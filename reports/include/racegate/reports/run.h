@@ -76,6 +76,17 @@ struct UnitResult {
   std::vector<Finding> findings;
 };
 
+// A finding known from a gate's baseline (signature, what and where, since
+// when and why it is accepted); in RunInfo::fixed, one the run did not see again.
+struct KnownFinding {
+  std::string signature;
+  std::string tool;
+  std::string kind;
+  SourceLocation location;
+  std::string first_seen;
+  std::string reason;
+};
+
 struct RunInfo {
   std::string tool_version;
   std::uint64_t run_seed = 0;
@@ -88,6 +99,10 @@ struct RunInfo {
   bool interrupted = false;
   std::string source_root;      // absolute; report paths are made relative to it
   std::string catalog_path;     // absolute path of behavior-catalog.md, when the run had one
+  // "run" (cases) or "gate" (one user command judged by its new findings).
+  std::string mode = "run";
+  std::string baseline_path;    // gate: the baseline file, when one was given
+  std::vector<KnownFinding> fixed;  // gate: baseline entries not seen in this run (fixed)
 };
 
 struct Run {
@@ -103,6 +118,8 @@ void to_json(nlohmann::json& j, const SkippedCheck& s);
 void from_json(const nlohmann::json& j, SkippedCheck& s);
 void to_json(nlohmann::json& j, const UnitResult& u);
 void from_json(const nlohmann::json& j, UnitResult& u);
+void to_json(nlohmann::json& j, const KnownFinding& f);
+void from_json(const nlohmann::json& j, KnownFinding& f);
 void to_json(nlohmann::json& j, const RunInfo& r);
 void from_json(const nlohmann::json& j, RunInfo& r);
 void to_json(nlohmann::json& j, const Run& r);

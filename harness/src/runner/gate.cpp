@@ -1,0 +1,613 @@
+// `racegate gate -- COMMAND`: see gate.h.
+#include "gate.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <csignal>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <optional>
+#include <poll.h>
+#include <set>
+#include <spawn.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <fcntl.h>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "racegate/reports/baseline.h"
+#include "racegate/reports/parse.h"
+#include "racegate/reports/reporter.h"
+#include "doctor.h"
+#include "runner.h"
+
+extern char** environ;
+
+namespace racegate::runner {
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+using reports::Finding;
+using reports::InputError;
+using reports::Verdict;
+
+constexpr const char* kLogPrefixes[] = {"tsan.", "asan.", "lsan.", "ubsan."};
+
+// ---------------------------------------------------------------------------
+// Sanitizer options: the user's, with the gate's own where it needs them.
+
+// One "name=value" of a *SAN_OPTIONS string; values may be quoted.
+struct SanOption {
+  std::string name, value;
+};
+
+// The sanitizers' flag parser separates options with spaces, ',' and ':'.
+constexpr const char* kSeparators = " ,:\t\n\r";
+bool is_separator(char c) { return std::strchr(kSeparators, c) != nullptr && c != '\0'; }
+
+std::vector<SanOption> parse_san_options(const std::string& text) {
+  std::vector<SanOption> out;
+  std::size_t i = 0;
+  while (i < text.size()) {
+    while (i < text.size() && is_separator(text[i])) ++i;
+    if (i >= text.size()) break;
+    std::size_t eq = text.find('=', i);
+    std::size_t stop = text.find_first_of(kSeparators, i);
+    if (eq == std::string::npos || (stop != std::string::npos && stop < eq)) {
+      // A bare word: keep it as a name without value (the sanitizer will judge it).
+      out.push_back({text.substr(i, stop == std::string::npos ? std::string::npos : stop - i), ""});
+      i = stop == std::string::npos ? text.size() : stop;
+      continue;
+    }
+    SanOption o{text.substr(i, eq - i), ""};
+    i = eq + 1;
+    if (i < text.size() && (text[i] == '"' || text[i] == '\'')) {
+      char q = text[i++];
+      std::size_t end = text.find(q, i);
+      o.value = text.substr(i, end == std::string::npos ? std::string::npos : end - i);
+      i = end == std::string::npos ? text.size() : end + 1;
+    } else {
+      std::size_t end = text.find_first_of(kSeparators, i);
+      o.value = text.substr(i, end == std::string::npos ? std::string::npos : end - i);
+      i = end == std::string::npos ? text.size() : end;
+    }
+    out.push_back(std::move(o));
+  }
+  return out;
+}
+
+std::string quote_if_needed(const std::string& v) {
+  return v.find_first_of(kSeparators) == std::string::npos ? v : "\"" + v + "\"";
+}
+
+// The variable's new value: the user's options, with `forced` replacing any
+// user value (each replacement is described in `notes`) and `defaults` added
+// only where the user has not set them.
+std::string merge_san_options(const char* var, const std::vector<SanOption>& forced,
+                              const std::vector<SanOption>& defaults, std::vector<std::string>& notes) {
+  const char* user = std::getenv(var);
+  std::vector<SanOption> opts = parse_san_options(user ? user : "");
+  for (const auto& d : defaults) {
+    if (std::none_of(opts.begin(), opts.end(), [&](const SanOption& o) { return o.name == d.name; })) {
+      opts.push_back(d);
+    }
+  }
+  for (const auto& f : forced) {
+    bool replaced = false;
+    for (auto& o : opts) {
+      if (o.name != f.name) continue;
+      if (o.value != f.value) {
+        notes.push_back(fmt::format("{}: {}={} replaced by the gate's {}={}", var, o.name, o.value, f.name,
+                                    f.name == "log_path" ? "<its log directory>" : f.value));
+      }
+      o.value = f.value;
+      replaced = true;
+    }
+    if (!replaced) opts.push_back(f);
+  }
+  std::string out;
+  for (const auto& o : opts) out += (out.empty() ? "" : ":") + o.name + "=" + quote_if_needed(o.value);
+  return out;
+}
+
+std::vector<std::string> gate_environment(const fs::path& log_dir, const GateOptions& o,
+                                          std::vector<std::string>& notes) {
+  const std::string d = log_dir.string();
+  std::vector<std::string> env;
+  for (char** e = environ; *e; ++e) {
+    std::string kv = *e;
+    if (kv.rfind("TSAN_OPTIONS=", 0) == 0 || kv.rfind("ASAN_OPTIONS=", 0) == 0 ||
+        kv.rfind("UBSAN_OPTIONS=", 0) == 0 || kv.rfind("LSAN_OPTIONS=", 0) == 0) {
+      continue;
+    }
+    env.push_back(std::move(kv));
+  }
+  // TSan reports and goes on; its exit code (66) would fail the command for
+  // a race the baseline accepts, so the gate judges races itself. (Not so for
+  // LeakSanitizer: under ASan its exitcode is ASan's own, and a memory error
+  // must still stop the command.)
+  std::vector<SanOption> tsan_forced = {{"log_path", d + "/tsan"}, {"exitcode", "0"}};
+  if (!o.suppressions.empty()) tsan_forced.push_back({"suppressions", fs::absolute(o.suppressions).string()});
+  env.push_back("TSAN_OPTIONS=" + merge_san_options("TSAN_OPTIONS", tsan_forced,
+                                                    {{"halt_on_error", "0"}, {"second_deadlock_stack", "1"}},
+                                                    notes));
+  env.push_back("ASAN_OPTIONS=" + merge_san_options("ASAN_OPTIONS", {{"log_path", d + "/asan"}}, {}, notes));
+  env.push_back("LSAN_OPTIONS=" +
+                merge_san_options("LSAN_OPTIONS", {{"log_path", d + "/lsan"}}, {}, notes));
+  env.push_back("UBSAN_OPTIONS=" + merge_san_options("UBSAN_OPTIONS", {{"log_path", d + "/ubsan"}},
+                                                     {{"print_stacktrace", "1"}}, notes));
+  return env;
+}
+
+// ---------------------------------------------------------------------------
+// The command's processes.
+
+std::vector<pid_t> children_of_self(pid_t except) {
+  std::vector<pid_t> out;
+  const pid_t self = getpid();
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator("/proc", ec)) {
+    const std::string name = e.path().filename().string();
+    if (name.empty() || !std::all_of(name.begin(), name.end(), ::isdigit)) continue;
+    std::string stat = read_whole_file(e.path() / "stat");
+    auto paren = stat.rfind(')');
+    if (paren == std::string::npos || paren + 4 >= stat.size()) continue;
+    long ppid = std::strtol(stat.c_str() + paren + 4, nullptr, 10);
+    pid_t pid = static_cast<pid_t>(std::stol(name));
+    if (ppid == self && pid != except) out.push_back(pid);
+  }
+  return out;
+}
+
+struct CommandResult {
+  std::optional<int> exit_code;
+  std::optional<int> signal;
+  bool timed_out = false;
+  bool interrupted = false;
+  int leftovers = 0;      // processes still running after the command ended (killed)
+  long maxrss_kb = 0;
+  double wall_seconds = 0;
+};
+
+// Runs the command in its own process group and waits for it; kills what it
+// leaves behind. Throws SetupError when it cannot be started.
+CommandResult run_command(const GateOptions& o, const std::vector<std::string>& env, int guardian_fd,
+                          pid_t guardian_pid, const std::atomic<bool>& interrupted) {
+  prctl(PR_SET_CHILD_SUBREAPER, 1);
+  std::vector<char*> argv;
+  for (const auto& a : o.command) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  std::vector<char*> envp;
+  for (const auto& e : env) envp.push_back(const_cast<char*>(e.c_str()));
+  envp.push_back(nullptr);
+
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  // In a process group of its own, a command reading the terminal would
+  // stop (SIGTTIN): it reads /dev/null instead; piped input is kept.
+  if (isatty(0)) posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+  posix_spawnattr_setpgroup(&attr, 0);
+  sigset_t none, all;
+  sigemptyset(&none);
+  sigfillset(&all);
+  posix_spawnattr_setsigmask(&attr, &none);
+  posix_spawnattr_setsigdefault(&attr, &all);
+  pid_t pid = -1;
+  const auto started = Clock::now();
+  int rc = posix_spawnp(&pid, argv[0], &fa, &attr, argv.data(), envp.data());
+  posix_spawn_file_actions_destroy(&fa);
+  posix_spawnattr_destroy(&attr);
+  if (rc != 0) throw SetupError(fmt::format("cannot run '{}': {}", o.command[0], std::strerror(rc)));
+  guardian_send(guardian_fd, '+', pid);
+  const int pidfd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
+
+  CommandResult r;
+  const auto deadline = o.timeout > 0 ? started + std::chrono::duration_cast<Clock::duration>(
+                                                      std::chrono::duration<double>(o.timeout))
+                                      : Clock::time_point::max();
+  std::optional<Clock::time_point> kill_at;  // after SIGTERM on an interrupt
+  int status = 0;
+  rusage ru{};
+  for (;;) {
+    pid_t w = wait4(pid, &status, WNOHANG, &ru);
+    if (w == pid) break;
+    if (w < 0 && errno != EINTR) throw SetupError(fmt::format("waiting for the command: {}", std::strerror(errno)));
+    auto now = Clock::now();
+    if (interrupted.load() && !r.interrupted) {
+      r.interrupted = true;
+      killpg(pid, SIGTERM);
+      kill_at = now + std::chrono::seconds(5);
+    }
+    if ((kill_at && now >= *kill_at) || (!r.timed_out && now >= deadline)) {
+      if (now >= deadline) r.timed_out = true;
+      killpg(pid, SIGKILL);
+      kill_at.reset();
+    }
+    // Orphans of the command come back to us (subreaper): reap them.
+    for (;;) {
+      siginfo_t info{};
+      if (waitid(P_ALL, 0, &info, WEXITED | WNOHANG | WNOWAIT) != 0 || info.si_pid == 0) break;
+      if (info.si_pid == pid || info.si_pid == guardian_pid) break;
+      waitpid(info.si_pid, nullptr, WNOHANG);
+    }
+    pollfd p{pidfd, POLLIN, 0};
+    poll(&p, pidfd >= 0 ? 1 : 0, 100);
+  }
+  if (pidfd >= 0) close(pidfd);
+  r.wall_seconds = std::chrono::duration<double>(Clock::now() - started).count();
+  r.maxrss_kb = ru.ru_maxrss;
+  if (WIFEXITED(status)) r.exit_code = WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) r.signal = WTERMSIG(status);
+
+  // What the command left: its group, and orphans that came back to us. A
+  // sanitizer's symbolizer may still be finishing a report: give it a moment.
+  for (int i = 0; i < 100; ++i) {
+    if (group_members(pid, false).empty() && children_of_self(guardian_pid).empty()) break;
+    usleep(20000);
+  }
+  std::set<pid_t> left;
+  for (pid_t p : group_members(pid, false)) left.insert(p);
+  for (pid_t p : children_of_self(guardian_pid)) left.insert(p);
+  r.leftovers = static_cast<int>(left.size());
+  killpg(pid, SIGKILL);
+  for (pid_t p : left) kill(p, SIGKILL);
+  for (int i = 0; i < 200; ++i) {
+    auto zombies = group_members(pid, true);
+    for (pid_t p : children_of_self(guardian_pid)) zombies.push_back(p);
+    if (zombies.empty()) break;
+    for (pid_t p : zombies) waitpid(p, nullptr, WNOHANG);
+    usleep(5000);
+  }
+  guardian_send(guardian_fd, '-', pid);
+  return r;
+}
+
+// ---------------------------------------------------------------------------
+// Findings.
+
+struct Collected {
+  std::vector<Finding> findings;  // deduplicated, most frequent first
+  std::size_t reports = 0;        // before deduplication
+  std::size_t logs = 0;
+  std::uint64_t log_bytes = 0;
+};
+
+int pid_of_log(const std::string& name) {
+  auto dot = name.rfind('.');
+  if (dot == std::string::npos) return 0;
+  char* end = nullptr;
+  long v = std::strtol(name.c_str() + dot + 1, &end, 10);
+  return end && *end == '\0' ? static_cast<int>(v) : 0;
+}
+
+// Parses every log of `log_dir` and copies it into `keep_dir`.
+Collected collect(const fs::path& log_dir, const fs::path& keep_dir) {
+  Collected c;
+  std::vector<fs::path> logs;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(log_dir, ec)) {
+    const std::string name = e.path().filename().string();
+    for (const char* prefix : kLogPrefixes) {
+      if (name.rfind(prefix, 0) == 0) logs.push_back(e.path());
+    }
+  }
+  std::sort(logs.begin(), logs.end());
+  std::map<std::string, std::size_t> by_signature;
+  fs::create_directories(keep_dir, ec);
+  for (const auto& path : logs) {
+    const std::string text = read_whole_file(path);
+    ++c.logs;
+    c.log_bytes += text.size();
+    fs::copy_file(path, keep_dir / path.filename(), fs::copy_options::overwrite_existing, ec);
+    const int file_pid = pid_of_log(path.filename().string());
+    for (auto& f : reports::parse_sanitizer_log(text)) {
+      ++c.reports;
+      if (f.pid == 0) f.pid = file_pid;
+      std::string key = f.signature.empty() ? f.tool + "/" + f.kind + "/" + f.headline : f.signature;
+      auto [it, inserted] = by_signature.try_emplace(key, c.findings.size());
+      if (inserted) {
+        f.occurrences = 1;
+        if (f.pid) f.pids = {f.pid};
+        c.findings.push_back(std::move(f));
+      } else {
+        Finding& first = c.findings[it->second];
+        ++first.occurrences;
+        if (f.pid && std::find(first.pids.begin(), first.pids.end(), f.pid) == first.pids.end()) {
+          first.pids.push_back(f.pid);
+        }
+      }
+    }
+  }
+  for (auto& f : c.findings) std::sort(f.pids.begin(), f.pids.end());
+  std::stable_sort(c.findings.begin(), c.findings.end(), [](const Finding& a, const Finding& b) {
+    return std::tie(b.occurrences, a.signature) < std::tie(a.occurrences, b.signature);
+  });
+  return c;
+}
+
+std::string relative_file(const std::string& file, const fs::path& root) {
+  if (file.empty()) return file;
+  fs::path p(file);
+  if (!p.is_absolute()) return file;
+  std::error_code ec;
+  fs::path rel = fs::relative(p, root, ec);
+  if (ec || rel.empty() || rel.native().rfind("..", 0) == 0) return file;
+  return rel.generic_string();
+}
+
+std::string where(const Finding& f, const fs::path& root) {
+  const auto& l = f.location;
+  if (l.file.empty()) return l.function.empty() ? "(no user frame)" : l.function;
+  return fmt::format("{}:{}{}", relative_file(l.file, root), l.line, l.function.empty() ? "" : " " + l.function);
+}
+
+std::string shorten(const std::string& s, std::size_t n) {
+  return s.size() <= n ? s : s.substr(0, n - 3) + "...";
+}
+
+std::string plural(std::size_t n, const char* one, const char* many) {
+  return fmt::format("{} {}", n, n == 1 ? one : many);
+}
+
+}  // namespace
+
+int gate_main(const GateOptions& o, const std::string& command_line, const std::atomic<bool>& interrupted) {
+  if (o.command.empty()) throw SetupError("no command: racegate gate [options] -- COMMAND [ARGS...]");
+  auto formats = check_formats(o.formats);
+  const fs::path root = fs::absolute(o.source_root.empty() ? fs::current_path() : fs::path(o.source_root));
+
+  // Everything that can be wrong with the input is found before the command runs.
+  reports::Baseline baseline;
+  std::vector<reports::IgnoreEntry> ignore;
+  try {
+    if (!o.suppressions.empty()) (void)reports::load_tsan_suppressions(o.suppressions);
+    if (!o.ignore.empty()) ignore = reports::load_ignore_list(o.ignore);
+    if (!o.baseline.empty()) {
+      std::error_code ec;
+      if (o.update_baseline && !fs::exists(o.baseline, ec)) {
+        std::cerr << fmt::format("racegate gate: {} does not exist yet: --update-baseline will create it\n",
+                                 o.baseline);
+      } else {
+        baseline = reports::load_baseline(o.baseline);
+      }
+    }
+  } catch (const InputError& e) {
+    throw SetupError(e.what());
+  }
+  if (o.update_baseline && o.baseline.empty()) throw SetupError("--update-baseline needs --baseline FILE");
+  if (o.update_baseline) {
+    const fs::path dir = fs::absolute(o.baseline).parent_path();
+    if (access(dir.c_str(), W_OK) != 0) {
+      throw SetupError(fmt::format("cannot write the baseline into {}: {}", dir.string(), std::strerror(errno)));
+    }
+  }
+  const fs::path out = fs::absolute(o.out);
+  {
+    std::error_code ec;
+    fs::create_directories(out, ec);
+    if (ec || access(out.c_str(), W_OK) != 0) {
+      throw SetupError(fmt::format("cannot write to output directory {}: {}", out.string(),
+                                   ec ? ec.message() : std::strerror(errno)));
+    }
+  }
+
+  if (o.doctor) {
+    // A blind detector must fail the gate, not pass it.
+    if (auto blind = blind_detectors(DoctorOptions{}); !blind.empty()) throw SetupError(blind);
+  }
+
+  const char* tmpdir = std::getenv("TMPDIR");
+  std::string work = std::string(tmpdir && *tmpdir ? tmpdir : "/tmp") + "/racegate-gate-XXXXXX";
+  if (!mkdtemp(work.data())) {
+    throw SetupError(fmt::format("cannot create a work directory {}: {}", work, std::strerror(errno)));
+  }
+  auto [guardian_fd, guardian_pid] = start_guardian();
+  {
+    std::string line = "D" + work + "\n";
+    (void)!write(guardian_fd, line.data(), line.size());
+  }
+  const fs::path log_dir = fs::path(work) / "logs";
+  fs::create_directories(log_dir);
+
+  std::vector<std::string> notes;
+  auto env = gate_environment(log_dir, o, notes);
+  for (const auto& n : notes) std::cerr << "racegate gate: " << n << "\n";
+  std::string shown;
+  for (const auto& a : o.command) shown += (shown.empty() ? "" : " ") + a;
+  std::cerr << fmt::format("racegate gate: running {}\n", shown);
+  std::cerr.flush();
+
+  const std::string started_at = now_iso();
+  CommandResult cr;
+  Collected found;
+  try {
+    cr = run_command(o, env, guardian_fd, guardian_pid, interrupted);
+    // The raw logs stay in the output directory, replacing a previous run's.
+    const fs::path keep = out / "logs";
+    std::error_code ec;
+    fs::remove_all(keep, ec);
+    found = collect(log_dir, keep);
+  } catch (...) {
+    close(guardian_fd);
+    while (waitpid(guardian_pid, nullptr, 0) == -1 && errno == EINTR) {}
+    std::error_code ec;
+    fs::remove_all(work, ec);
+    throw;
+  }
+  close(guardian_fd);  // EOF: the guardian ends and removes nothing more
+  while (waitpid(guardian_pid, nullptr, 0) == -1 && errno == EINTR) {}
+  {
+    std::error_code ec;
+    fs::remove_all(work, ec);
+  }
+
+  // Judge each finding: suppressed, known or new; baseline entries not seen are fixed.
+  std::map<std::string, std::string> ignored;
+  for (const auto& e : ignore) ignored.emplace(e.signature, e.reason);
+  std::size_t n_new = 0, n_known = 0, n_suppressed = 0;
+  std::set<std::string> seen;
+  for (auto& f : found.findings) {
+    seen.insert(f.signature);
+    if (auto it = ignored.find(f.signature); it != ignored.end()) {
+      f.state = "suppressed";
+      f.state_reason = it->second;
+      ++n_suppressed;
+    } else if (const auto* k = baseline.find(f.signature)) {
+      f.state = "known";
+      f.state_reason = k->reason;
+      ++n_known;
+    } else {
+      f.state = "new";
+      ++n_new;
+    }
+  }
+  std::vector<reports::KnownFinding> fixed;
+  for (const auto& k : baseline.findings) {
+    if (!seen.count(k.signature)) fixed.push_back(k);
+  }
+
+  std::size_t adopted = 0;
+  if (o.update_baseline && !cr.interrupted) {
+    reports::Baseline next;
+    for (const auto& k : baseline.findings) {
+      if (seen.count(k.signature)) next.findings.push_back(k);
+    }
+    const std::string reason = o.baseline_reason.empty()
+                                   ? fmt::format("accepted by racegate gate --update-baseline on {}", started_at)
+                                   : o.baseline_reason;
+    for (auto& f : found.findings) {
+      if (f.state != "new") continue;
+      reports::KnownFinding k{f.signature, f.tool, f.kind, f.location, started_at, reason};
+      k.location.file = relative_file(k.location.file, root);
+      next.findings.push_back(std::move(k));
+      f.state = "known";
+      f.state_reason = reason;
+      ++adopted;
+    }
+    n_known += adopted;
+    n_new -= adopted;
+    reports::write_file_atomically(fs::absolute(o.baseline), reports::baseline_text(next));
+    std::cerr << fmt::format("racegate gate: baseline {} written: {} added, {} kept, {} removed as fixed\n",
+                             o.baseline, adopted, next.findings.size() - adopted, fixed.size());
+  }
+
+  // The verdict.
+  const bool command_failed = cr.timed_out || cr.signal || (cr.exit_code && *cr.exit_code != 0);
+  std::string command_text =
+      cr.timed_out       ? fmt::format("the command timed out after {} s and was killed", o.timeout)
+      : cr.interrupted   ? "the gate was interrupted; the command was stopped"
+      : cr.signal        ? fmt::format("the command was killed by signal {} ({})", *cr.signal, strsignal(*cr.signal))
+      : command_failed   ? fmt::format("the command failed with exit code {}", *cr.exit_code)
+                         : "the command succeeded";
+  if (command_failed && o.allow_command_failure && !cr.timed_out && !cr.interrupted) {
+    command_text += " (allowed by --allow-command-failure)";
+  }
+  Verdict verdict = Verdict::kPass;
+  if (cr.timed_out) {
+    verdict = Verdict::kTimeout;
+  } else if (n_new > 0) {
+    verdict = Verdict::kRace;
+  } else if (cr.interrupted || (command_failed && !o.allow_command_failure)) {
+    verdict = cr.signal ? Verdict::kCrash : Verdict::kFail;
+  }
+  std::map<std::string, int> new_kinds;
+  for (const auto& f : found.findings) {
+    if (f.state == "new") ++new_kinds[f.kind];
+  }
+  std::string kinds;
+  for (const auto& [k, n] : new_kinds) kinds += fmt::format("{}{} {}", kinds.empty() ? "" : ", ", n, k);
+  std::string message = fmt::format("{}{}, {} known, {} suppressed, {} fixed; {}", plural(n_new, "new finding", "new findings"),
+                                    kinds.empty() ? "" : " (" + kinds + ")", n_known, n_suppressed, fixed.size(),
+                                    command_text);
+  if (cr.leftovers > 0) {
+    message += fmt::format("; {} left running after it ended (killed)",
+                           plural(static_cast<std::size_t>(cr.leftovers), "process was", "processes were"));
+  }
+
+  reports::Run run;
+  run.info.tool_version = "0.1.0";
+  run.info.started_at = started_at;
+  run.info.wall_seconds = cr.wall_seconds;
+  run.info.command_line = command_line;
+  run.info.interrupted = cr.interrupted;
+  run.info.source_root = root.string();
+  run.info.mode = "gate";
+  run.info.baseline_path = o.baseline.empty() ? "" : fs::absolute(o.baseline).string();
+  run.info.fixed = fixed;
+  run.info.variants = {"command"};
+  reports::UnitResult u;
+  u.case_id = "gate";
+  u.title = shown;
+  u.expectation = "no new findings";
+  u.binary = o.command[0];
+  u.variant = "command";
+  u.verdict = verdict;
+  u.message = message;
+  u.exit_code = cr.exit_code;
+  u.signal = cr.signal;
+  u.wall_seconds = cr.wall_seconds;
+  u.peak_rss_kb = cr.maxrss_kb;
+  u.findings = found.findings;
+  run.units.push_back(std::move(u));
+  {
+    std::ofstream results(out / "results.jsonl.tmp", std::ios::trunc);
+    results << nlohmann::json({{"schema", "racegate-results/1"}, {"run", run.info}}).dump() << "\n";
+    results << nlohmann::json(run.units.front()).dump() << "\n";
+    results.close();
+    if (!results) throw SetupError(fmt::format("cannot write {}", (out / "results.jsonl").string()));
+    fs::rename(out / "results.jsonl.tmp", out / "results.jsonl");
+  }
+  write_reports(run, out, formats, false);
+
+  // The console: the findings, most frequent first, then the verdict.
+  std::cout << fmt::format("racegate gate: {} from {} in {} ({} KiB of logs), {} distinct\n",
+                           plural(found.reports, "report", "reports"), plural(found.logs, "process", "processes"),
+                           plural(found.logs, "log", "logs"), found.log_bytes / 1024, found.findings.size());
+  if (!found.findings.empty()) {
+    std::cout << fmt::format("  {:<10} {:>6} {:>5}  {:<26} {}\n", "state", "count", "procs", "kind", "where");
+    const std::size_t shown_n = std::min<std::size_t>(found.findings.size(), static_cast<std::size_t>(std::max(1, o.top)));
+    for (std::size_t i = 0; i < shown_n; ++i) {
+      const auto& f = found.findings[i];
+      std::cout << fmt::format("  {:<10} {:>6} {:>5}  {:<26} {}\n", f.state, f.occurrences, f.pids.size(),
+                               shorten(f.tool + "/" + f.kind, 26), shorten(where(f, root), 90));
+    }
+    if (shown_n < found.findings.size()) {
+      std::cout << fmt::format("  ... and {} more signatures ({} reports): every one is in {}\n",
+                               found.findings.size() - shown_n,
+                               [&] {
+                                 std::size_t n = 0;
+                                 for (std::size_t i = shown_n; i < found.findings.size(); ++i) {
+                                   n += static_cast<std::size_t>(found.findings[i].occurrences);
+                                 }
+                                 return n;
+                               }(),
+                               (out / "report.json").string());
+    }
+  }
+  for (const auto& k : fixed) {
+    std::cout << fmt::format("  fixed      {}/{} {}:{} {} (in the baseline since {})\n", k.tool, k.kind,
+                             k.location.file, k.location.line, k.location.function, k.first_seen);
+  }
+  for (const auto& f : formats) {
+    if (auto r = reports::make_reporter(f)) std::cout << "report: " << (out / r->file_name()).string() << "\n";
+  }
+  std::cout << "logs: " << (out / "logs").string() << "\n";
+  std::cout << fmt::format("racegate gate: {}: {}\n", reports::verdict_name(verdict), message);
+  std::cout.flush();
+  return verdict == Verdict::kPass ? 0 : 1;
+}
+
+}  // namespace racegate::runner

@@ -1,0 +1,197 @@
+// The baseline, ignore list and TSan suppressions files of `racegate gate`.
+#include "racegate/reports/baseline.h"
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <fstream>
+#include <sstream>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+namespace racegate::reports {
+namespace {
+
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+constexpr const char* kBaselineSchema = "racegate-baseline/1";
+
+std::string read_text(const fs::path& file, const char* what) {
+  std::error_code ec;
+  if (!fs::exists(file, ec)) throw InputError(fmt::format("{}: no such {} file", file.string(), what));
+  if (fs::is_directory(file, ec)) throw InputError(fmt::format("{}: is a directory, not a {} file", file.string(), what));
+  std::ifstream in(file, std::ios::binary);
+  if (!in) throw InputError(fmt::format("{}: cannot read the {} file", file.string(), what));
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  if (in.bad()) throw InputError(fmt::format("{}: read error", file.string()));
+  return ss.str();
+}
+
+// 1-based line of byte `offset` in `text`.
+int line_of(const std::string& text, std::size_t offset) {
+  offset = std::min(offset, text.size());
+  return 1 + static_cast<int>(std::count(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(offset), '\n'));
+}
+
+// The line (1-based) on which the n-th (0-based) element of the "findings"
+// array starts, approximately: the line of its n-th '"signature"' key. Good
+// enough to point a reader at the entry; exact for the files we write.
+int entry_line(const std::string& text, std::size_t n) {
+  std::size_t pos = std::string::npos;
+  for (std::size_t i = 0; i <= n; ++i) {
+    pos = text.find("\"signature\"", pos == std::string::npos ? 0 : pos + 1);
+    if (pos == std::string::npos) return 0;
+  }
+  return line_of(text, pos);
+}
+
+bool is_hex(const std::string& s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](unsigned char c) { return std::isxdigit(c) != 0; });
+}
+
+std::string trim(const std::string& s) {
+  auto b = s.find_first_not_of(" \t\r");
+  if (b == std::string::npos) return "";
+  auto e = s.find_last_not_of(" \t\r");
+  return s.substr(b, e - b + 1);
+}
+
+// Calls each(line number, trimmed line) for every line that is neither
+// blank nor a '#' comment.
+template <class Each>
+void for_each_entry_line(const std::string& text, Each each) {
+  std::istringstream in(text);
+  std::string raw;
+  int n = 0;
+  while (std::getline(in, raw)) {
+    ++n;
+    std::string line = trim(raw);
+    if (!line.empty() && line[0] != '#') each(n, line);
+  }
+}
+
+}  // namespace
+
+const KnownFinding* Baseline::find(const std::string& signature) const {
+  for (const auto& f : findings) {
+    if (f.signature == signature) return &f;
+  }
+  return nullptr;
+}
+
+Baseline load_baseline(const fs::path& file) {
+  const std::string text = read_text(file, "baseline");
+  json j;
+  try {
+    j = json::parse(text);
+  } catch (const json::parse_error& e) {
+    throw InputError(fmt::format("{}:{}: not valid JSON ({})", file.string(), line_of(text, e.byte),
+                                 e.what()));
+  }
+  if (!j.is_object() || j.value("schema", std::string()) != kBaselineSchema) {
+    throw InputError(fmt::format("{}:1: not a racegate baseline (expected \"schema\": \"{}\")", file.string(),
+                                 kBaselineSchema));
+  }
+  auto it = j.find("findings");
+  if (it == j.end() || !it->is_array()) {
+    throw InputError(fmt::format("{}:1: a baseline needs a \"findings\" array", file.string()));
+  }
+  Baseline b;
+  for (std::size_t i = 0; i < it->size(); ++i) {
+    const json& e = (*it)[i];
+    const int line = entry_line(text, i);
+    auto bad = [&](const std::string& what) {
+      return InputError(fmt::format("{}:{}: finding {}: {}", file.string(), line, i + 1, what));
+    };
+    if (!e.is_object()) throw bad("not an object");
+    KnownFinding k;
+    try {
+      k.signature = e.at("signature").get<std::string>();
+      k.tool = e.value("tool", std::string());
+      k.kind = e.value("kind", std::string());
+      if (e.contains("location")) k.location = e.at("location").get<SourceLocation>();
+      k.first_seen = e.value("first_seen", std::string());
+      k.reason = e.value("reason", std::string());
+    } catch (const json::exception& ex) {
+      throw bad(ex.what());
+    }
+    if (!is_hex(k.signature)) throw bad(fmt::format("signature '{}' is not a hex string", k.signature));
+    if (b.find(k.signature)) throw bad(fmt::format("signature {} is listed twice", k.signature));
+    b.findings.push_back(std::move(k));
+  }
+  return b;
+}
+
+std::string baseline_text(const Baseline& baseline) {
+  std::vector<KnownFinding> sorted = baseline.findings;
+  std::sort(sorted.begin(), sorted.end(),
+            [](const KnownFinding& a, const KnownFinding& b) { return a.signature < b.signature; });
+  nlohmann::ordered_json out;
+  out["schema"] = kBaselineSchema;
+  out["findings"] = nlohmann::ordered_json::array();
+  for (const auto& k : sorted) {
+    nlohmann::ordered_json e;
+    e["signature"] = k.signature;
+    e["tool"] = k.tool;
+    e["kind"] = k.kind;
+    e["location"] = {{"file", k.location.file},
+                     {"line", k.location.line},
+                     {"column", k.location.column},
+                     {"function", k.location.function}};
+    e["first_seen"] = k.first_seen;
+    e["reason"] = k.reason;
+    out["findings"].push_back(std::move(e));
+  }
+  return out.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n";
+}
+
+std::vector<IgnoreEntry> load_ignore_list(const fs::path& file) {
+  const std::string text = read_text(file, "ignore list");
+  std::vector<IgnoreEntry> out;
+  for_each_entry_line(text, [&](int n, const std::string& line) {
+    auto space = line.find_first_of(" \t");
+    IgnoreEntry e;
+    e.line = n;
+    e.signature = line.substr(0, space);
+    e.reason = space == std::string::npos ? "" : trim(line.substr(space));
+    if (!is_hex(e.signature)) {
+      throw InputError(fmt::format("{}:{}: '{}' is not a finding signature (a hex string)", file.string(), n,
+                                   e.signature));
+    }
+    if (e.reason.empty()) {
+      throw InputError(fmt::format("{}:{}: signature {} has no reason; every ignored finding needs one "
+                                   "(SIGNATURE  REASON)",
+                                   file.string(), n, e.signature));
+    }
+    out.push_back(std::move(e));
+  });
+  return out;
+}
+
+std::vector<SuppressionRule> load_tsan_suppressions(const fs::path& file) {
+  static constexpr std::array<const char*, 7> kTypes = {"race",   "race_top", "thread",         "mutex",
+                                                        "signal", "deadlock", "called_from_lib"};
+  const std::string text = read_text(file, "suppressions");
+  std::vector<SuppressionRule> out;
+  for_each_entry_line(text, [&](int n, const std::string& line) {
+    auto colon = line.find(':');
+    if (colon == std::string::npos) {
+      throw InputError(fmt::format("{}:{}: '{}' is not a suppression (TYPE:PATTERN, e.g. race:MyClass::f)",
+                                   file.string(), n, line));
+    }
+    SuppressionRule r{line.substr(0, colon), trim(line.substr(colon + 1)), n};
+    if (std::find_if(kTypes.begin(), kTypes.end(), [&](const char* t) { return r.type == t; }) == kTypes.end()) {
+      throw InputError(fmt::format("{}:{}: unknown suppression type '{}' (race, race_top, thread, mutex, signal, "
+                                   "deadlock, called_from_lib)",
+                                   file.string(), n, r.type));
+    }
+    if (r.pattern.empty()) throw InputError(fmt::format("{}:{}: suppression '{}' has no pattern", file.string(), n, line));
+    out.push_back(std::move(r));
+  });
+  return out;
+}
+
+}  // namespace racegate::reports
