@@ -22,3 +22,6 @@ add_test(NAME gate
   COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR}/gate_test.py $<TARGET_FILE:racegate>
           ${CMAKE_CURRENT_BINARY_DIR}/gate-programs ${CMAKE_CURRENT_SOURCE_DIR}/gate)
 set_tests_properties(gate PROPERTIES LABELS unit TIMEOUT 600)
+
+racegate_add_test(baseline_test SOURCES baseline_test.cpp LABELS unit
+  LIBS "$<LINK_LIBRARY:WHOLE_ARCHIVE,racegate_reports>")

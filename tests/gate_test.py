@@ -83,10 +83,19 @@ def expect_findings(label, p, report, expected_rc, expected):
             check(f["state"] == "new", f"{label}: {kind} is new (state {f['state']})")
 
 
+SARIF_SCHEMA = os.path.join(SOURCES, "..", "schemas", "sarif-schema-2.1.0.json")
+
+
 def check_reports(label, out):
-    """Every report parses: JSON, SARIF (JSON), JUnit (XML); HTML and Markdown exist."""
+    """Every report parses: JSON, SARIF (JSON, valid against the OASIS 2.1.0
+    schema), JUnit (XML); HTML and Markdown exist."""
     with open(os.path.join(out, "racegate.sarif")) as f:
         sarif = json.load(f)
+    import jsonschema  # python3-jsonschema, installed by ci/setup
+    with open(SARIF_SCHEMA) as f:
+        schema = json.load(f)
+    errors = [e.message for e in jsonschema.Draft4Validator(schema).iter_errors(sarif)]
+    check(not errors, f"{label}: racegate.sarif is valid SARIF 2.1.0 {errors[:3]}")
     ET.parse(os.path.join(out, "junit.xml"))
     for name in ("report.html", "summary.md", "results.jsonl"):
         check(os.path.getsize(os.path.join(out, name)) > 0, f"{label}: {name} written")

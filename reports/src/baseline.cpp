@@ -5,6 +5,7 @@
 #include <array>
 #include <cctype>
 #include <fstream>
+#include <string_view>
 #include <sstream>
 
 #include <fmt/format.h>
@@ -192,6 +193,77 @@ std::vector<SuppressionRule> load_tsan_suppressions(const fs::path& file) {
     out.push_back(std::move(r));
   });
   return out;
+}
+
+namespace {
+
+// Whether `text` matches `pattern` where '*' matches any run (possibly empty)
+// and every other character itself.
+bool star_match(std::string_view pattern, std::string_view text) {
+  std::size_t p = 0, t = 0, star = std::string_view::npos, resume = 0;
+  while (t < text.size()) {
+    if (p < pattern.size() && pattern[p] == '*') {
+      star = p++;
+      resume = t;
+    } else if (p < pattern.size() && pattern[p] == text[t]) {
+      ++p;
+      ++t;
+    } else if (star != std::string_view::npos) {
+      p = star + 1;
+      t = ++resume;
+    } else {
+      return false;
+    }
+  }
+  while (p < pattern.size() && pattern[p] == '*') ++p;
+  return p == pattern.size();
+}
+
+// TSan's template match: the pattern may match anywhere in the text unless
+// '^' anchors it at the start or '$' at the end; '*' matches any run.
+bool template_match(std::string_view pattern, std::string_view text) {
+  if (pattern.empty() || text.empty()) return false;
+  std::string glob;
+  if (pattern.front() == '^') {
+    pattern.remove_prefix(1);
+  } else {
+    glob += '*';
+  }
+  const bool at_end = !pattern.empty() && pattern.back() == '$';
+  if (at_end) pattern.remove_suffix(1);
+  glob += pattern;
+  if (!at_end) glob += '*';
+  return star_match(glob, text);
+}
+
+bool kind_of_type(const std::string& type, const std::string& kind) {
+  if (type == "race" || type == "race_top") return kind == "data-race";
+  if (type == "thread") return kind == "thread-leak";
+  if (type == "deadlock") return kind == "lock-order-inversion";
+  if (type == "signal") return kind == "signal-unsafe-call" || kind == "errno-spoiled";
+  if (type == "mutex") return kind.find("mutex") != std::string::npos || kind == "double-lock";
+  return type == "called_from_lib";
+}
+
+}  // namespace
+
+bool suppression_matches(const SuppressionRule& rule, const Finding& f) {
+  if (f.tool != "tsan" || !kind_of_type(rule.type, f.kind)) return false;
+  for (const auto& stack : f.stacks) {
+    for (std::size_t i = 0; i < stack.frames.size(); ++i) {
+      const Frame& fr = stack.frames[i];
+      if (rule.type == "called_from_lib") {
+        if (template_match(rule.pattern, fr.module)) return true;
+        continue;
+      }
+      if (template_match(rule.pattern, fr.function) || template_match(rule.pattern, fr.file) ||
+          template_match(rule.pattern, fr.module)) {
+        return true;
+      }
+      if (rule.type == "race_top") break;  // only the innermost frame
+    }
+  }
+  return false;
 }
 
 }  // namespace racegate::reports

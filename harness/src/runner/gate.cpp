@@ -372,8 +372,9 @@ int gate_main(const GateOptions& o, const std::string& command_line, const std::
   // Everything that can be wrong with the input is found before the command runs.
   reports::Baseline baseline;
   std::vector<reports::IgnoreEntry> ignore;
+  std::vector<reports::SuppressionRule> suppressions;
   try {
-    if (!o.suppressions.empty()) (void)reports::load_tsan_suppressions(o.suppressions);
+    if (!o.suppressions.empty()) suppressions = reports::load_tsan_suppressions(o.suppressions);
     if (!o.ignore.empty()) ignore = reports::load_ignore_list(o.ignore);
     if (!o.baseline.empty()) {
       std::error_code ec;
@@ -461,9 +462,16 @@ int gate_main(const GateOptions& o, const std::string& command_line, const std::
   std::set<std::string> seen;
   for (auto& f : found.findings) {
     seen.insert(f.signature);
+    auto rule = std::find_if(suppressions.begin(), suppressions.end(),
+                             [&](const reports::SuppressionRule& r) { return reports::suppression_matches(r, f); });
     if (auto it = ignored.find(f.signature); it != ignored.end()) {
       f.state = "suppressed";
       f.state_reason = it->second;
+      ++n_suppressed;
+    } else if (rule != suppressions.end()) {
+      f.state = "suppressed";
+      f.state_reason = fmt::format("TSan suppression {}:{} ({}:{})", rule->type, rule->pattern,
+                                   fs::path(o.suppressions).filename().string(), rule->line);
       ++n_suppressed;
     } else if (const auto* k = baseline.find(f.signature)) {
       f.state = "known";
@@ -573,16 +581,17 @@ int gate_main(const GateOptions& o, const std::string& command_line, const std::
   write_reports(run, out, formats, false);
 
   // The console: the findings, most frequent first, then the verdict.
-  std::cout << fmt::format("racegate gate: {} from {} in {} ({} KiB of logs), {} distinct\n",
-                           plural(found.reports, "report", "reports"), plural(found.logs, "process", "processes"),
-                           plural(found.logs, "log", "logs"), found.log_bytes / 1024, found.findings.size());
+  std::cout << fmt::format("racegate gate: {} in {} of sanitized processes ({} KiB), {}\n",
+                           plural(found.reports, "report", "reports"), plural(found.logs, "log", "logs"),
+                           (found.log_bytes + 1023) / 1024,
+                           plural(found.findings.size(), "distinct signature", "distinct signatures"));
   if (!found.findings.empty()) {
-    std::cout << fmt::format("  {:<10} {:>6} {:>5}  {:<26} {}\n", "state", "count", "procs", "kind", "where");
+    std::cout << fmt::format("  {:<10} {:>6} {:>5}  {:<32} {}\n", "state", "count", "procs", "kind", "where");
     const std::size_t shown_n = std::min<std::size_t>(found.findings.size(), static_cast<std::size_t>(std::max(1, o.top)));
     for (std::size_t i = 0; i < shown_n; ++i) {
       const auto& f = found.findings[i];
-      std::cout << fmt::format("  {:<10} {:>6} {:>5}  {:<26} {}\n", f.state, f.occurrences, f.pids.size(),
-                               shorten(f.tool + "/" + f.kind, 26), shorten(where(f, root), 90));
+      std::cout << fmt::format("  {:<10} {:>6} {:>5}  {:<32} {}\n", f.state, f.occurrences, f.pids.size(),
+                               shorten(f.tool + "/" + f.kind, 32), shorten(where(f, root), 90));
     }
     if (shown_n < found.findings.size()) {
       std::cout << fmt::format("  ... and {} more signatures ({} reports): every one is in {}\n",

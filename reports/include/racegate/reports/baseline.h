@@ -66,4 +66,15 @@ struct SuppressionRule {
 
 std::vector<SuppressionRule> load_tsan_suppressions(const std::filesystem::path& file);
 
+// Whether a TSan suppression rule matches a finding, as TSan reads it: the
+// pattern (substring match; '*' matches any run, '^' and '$' anchor) against
+// the function, file and module of the frames of the report's stacks (only
+// the innermost frame of each for race_top); the rule's type names the
+// report kinds it applies to (race: data races, thread: thread leaks, mutex:
+// mutex misuse, signal: signal-unsafe calls and errno, deadlock: lock-order
+// inversions; called_from_lib: any TSan report with a frame in that module).
+// The gate passes the file to TSan, which drops what matches; this is the
+// same judgement for reports that reach the logs anyway.
+bool suppression_matches(const SuppressionRule& rule, const Finding& finding);
+
 }  // namespace racegate::reports
