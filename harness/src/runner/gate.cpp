@@ -381,6 +381,10 @@ int gate_main(const GateOptions& o, const std::string& command_line, const std::
       if (o.update_baseline && !fs::exists(o.baseline, ec)) {
         std::cerr << fmt::format("racegate gate: {} does not exist yet: --update-baseline will create it\n",
                                  o.baseline);
+      } else if (!fs::exists(o.baseline, ec)) {
+        throw SetupError(fmt::format("{}: no such baseline file (--update-baseline creates it; a gate never "
+                                     "runs without the baseline it was given)",
+                                     o.baseline));
       } else {
         baseline = reports::load_baseline(o.baseline);
       }
