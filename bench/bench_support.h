@@ -334,6 +334,10 @@ inline void read_full(int fd, void* buf, std::size_t n) {
 
 // Two connected AF_UNIX SOCK_STREAM sockets, close-on-exec.
 std::pair<Fd, Fd> make_socketpair();
+
+// An 8-byte ping-pong over a raw socketpair with a forked peer: the floor of
+// queue.roundtrip.8B and pipe.roundtrip.8B (defined in primitives_pipe.cpp).
+void roundtrip_8b_socketpair(benchmark::State& state, Placement placement);
 // A pipe: {read end, write end}, close-on-exec.
 std::pair<Fd, Fd> make_pipe();
 

@@ -105,7 +105,10 @@ void pipe_roundtrip_racegate(benchmark::State& state, Placement placement) {
   set_counters(state);
 }
 
-void pipe_roundtrip_socketpair(benchmark::State& state, Placement placement) {
+}  // namespace
+
+// The round-trip floor of both queue.roundtrip.8B and pipe.roundtrip.8B.
+void roundtrip_8b_socketpair(benchmark::State& state, Placement placement) {
   const auto n = static_cast<std::uint64_t>(state.max_iterations) + 1;
   auto [mine, theirs] = make_socketpair();
   const int peer = theirs.get();
@@ -135,6 +138,8 @@ void pipe_roundtrip_socketpair(benchmark::State& state, Placement placement) {
   set_counters(state);
 }
 
+namespace {
+
 const bool registered = [] {
   add_placed("pipe.oneway.8B", "racegate", pipe_oneway_8b_racegate);
   add_placed("pipe.oneway.8B", "floor.socketpair", pipe_oneway_8b_socketpair);
@@ -142,7 +147,7 @@ const bool registered = [] {
   add_placed("pipe.oneway.64KiB", "racegate", pipe_oneway_64k_racegate);
   add_placed("pipe.oneway.64KiB", "floor.socketpair", pipe_oneway_64k_socketpair);
   add_placed("pipe.roundtrip.8B", "racegate", pipe_roundtrip_racegate);
-  add_placed("pipe.roundtrip.8B", "floor.socketpair", pipe_roundtrip_socketpair);
+  add_placed("pipe.roundtrip.8B", "floor.socketpair", roundtrip_8b_socketpair);
   return true;
 }();
 

@@ -217,35 +217,6 @@ void queue_roundtrip_racegate(benchmark::State& state, Placement placement) {
   set_counters(state);
 }
 
-void queue_roundtrip_socketpair(benchmark::State& state, Placement placement) {
-  const auto n = static_cast<std::uint64_t>(state.max_iterations) + 1;
-  auto [mine, theirs] = make_socketpair();
-  const int peer = theirs.get();
-  ForkChild child(placement, [peer, n] {
-    for (std::uint64_t i = 0; i < n; ++i) {
-      std::uint64_t v = 0;
-      read_full(peer, &v, sizeof v);
-      write_full(peer, &v, sizeof v);
-    }
-  });
-  theirs.reset();
-  const int fd = mine.get();
-  std::uint64_t v0 = 0;  // the untimed first round trip
-  write_full(fd, &v0, sizeof v0);
-  read_full(fd, &v0, sizeof v0);
-  bool ok = v0 == 0;
-  std::uint64_t i = 1;
-  for (auto _ : state) {
-    std::uint64_t v = i;
-    write_full(fd, &v, sizeof v);
-    read_full(fd, &v, sizeof v);
-    ok &= v == i;
-    ++i;
-  }
-  join_or_fail(state, child, "echo");
-  if (!ok) state.SkipWithError("wrong item echoed");
-  set_counters(state);
-}
 
 const bool registered = [] {
   add_placed("queue.oneway.8B", "racegate", queue_oneway_8b_racegate);
@@ -255,7 +226,7 @@ const bool registered = [] {
   add("queue.oneway.64KiB", "floor.memcpy", Placement::kNa, queue_oneway_64k_memcpy);
   add_placed("queue.oneway.64KiB", "floor.boost_message_queue", queue_oneway_64k_boost);
   add_placed("queue.roundtrip.8B", "racegate", queue_roundtrip_racegate);
-  add_placed("queue.roundtrip.8B", "floor.socketpair", queue_roundtrip_socketpair);
+  add_placed("queue.roundtrip.8B", "floor.socketpair", roundtrip_8b_socketpair);
   return true;
 }();
 

@@ -291,7 +291,12 @@ std::unique_ptr<Running> spawn_unit(const Unit& u, const ExecOptions& opts, int 
 
 // After the main process ended: kill what is left of its group, collect logs.
 void finish_unit(Running& r, const ExecOptions& opts, reports::UnitResult& u) {
-  if (r.pid > 0) {
+  // The unit's main process is reaped; when nothing else is in its group
+  // (the common case: ESRCH, zombies would still count), there is nothing to
+  // scan /proc for.
+  const bool group_left = r.pid > 0 && (killpg(r.pid, 0) == 0 || errno != ESRCH);
+  if (r.pid > 0 && !group_left) guardian_send(opts.guardian_fd, '-', r.pid);
+  if (group_left) {
     // Processes left in the unit's group. The sanitizers' own symbolizer
     // (started to print a report) is not the case's doing: it is killed but
     // not counted.
