@@ -128,6 +128,7 @@ p, out, r = gate("thread_leak", [program("thread_leak")])
 expect_findings("thread leak", p, r, 1, [("tsan", "thread-leak", "thread_leak", 1, 1)])
 
 p, out, r = gate("fork_race", [program("fork_race")])
+fork_out = out
 expect_findings("race in a forked child", p, r, 1, [("tsan", "data-race", "fork_race.parent", 1, 1),
                                                     ("tsan", "data-race", "fork_race.child", 1, 1)])
 if r:
@@ -190,6 +191,34 @@ check(any(res.get("baselineState") == "absent" for res in sarif["runs"][0]["resu
       "SARIF baselineState absent for the fixed finding")
 p, out, r = gate("bl5", ["sh", "-c", loop, program("two_races")], "--baseline", baseline)
 check(p.returncode == 1, "a new race beside a known one fails the gate")
+
+def render_html(label, out, needles):
+    """report.html in headless Chromium (network off): the page's script ran,
+    the expected text is in the DOM, and the console shows nothing."""
+    chromium = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+    if not os.access(chromium, os.X_OK):
+        check(False, f"{label}: {chromium} is not installed (ci/setup installs the chromium package)")
+        return
+    work = tempfile.mkdtemp(prefix="racegate-gate-html-", dir=TMP)
+    argv = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync",
+            "--disable-default-apps", "--disable-extensions", "--disable-dev-shm-usage",
+            "--disable-crash-reporter", "--no-default-browser-check", "--mute-audio",
+            f"--user-data-dir={work}/profile", "--enable-logging=stderr", "--v=0",
+            "--dump-dom", "file://" + os.path.join(out, "report.html")]
+    p = subprocess.run(argv, capture_output=True, text=True, timeout=120, env=dict(os.environ, HOME=work))
+    dom, log = p.stdout, p.stderr
+    check(p.returncode == 0 and '<body data-ready="true">' in dom,
+          f"{label}: report.html renders and its script ran (chromium exit {p.returncode})")
+    for needle in needles:
+        check(needle in dom, f"{label}: the rendered report.html shows {needle!r}")
+    console = [l for l in log.splitlines() if re.search(r"Uncaught|ERROR:CONSOLE|:CONSOLE[:(]|Refused to", l)]
+    check(not console, f"{label}: no console message or CSP refusal while rendering {console[:2]}")
+
+
+render_html("new beside known, one fixed", out,
+            ["Fixed: in the baseline, not seen in this run (1)", "Findings (2)", "<dt>state</dt>"])
+render_html("race in a forked child", fork_out, ["Findings (2)", "1 in 1 process (", "child_b()", "parent_b()"])
 
 # ---------------------------------------------------------------------------
 # Suppressions (TSan's own file) and the ignore list.
