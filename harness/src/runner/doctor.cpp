@@ -2,6 +2,7 @@
 // each compiler, and diagnoses what keeps a sanitizer from seeing them. See
 // doctor.h and docs/doctor.md.
 #include "doctor.h"
+#include "runner.h"
 
 #include <fcntl.h>
 #include <fmt/format.h>
@@ -576,13 +577,6 @@ std::map<std::string, CacheEntry> read_cache(const fs::path& file, const std::st
     if (ok->get<bool>()) out[tool] = CacheEntry{true, detail->get<std::string>()};
   }
   return out;
-}
-
-std::string now_iso() {
-  std::time_t t = std::time(nullptr);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
-  return buf;
 }
 
 // Writes the passing results (temp file + rename); a failing check is never
