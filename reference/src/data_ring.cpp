@@ -13,7 +13,8 @@
 
 #include "racegate/errors.h"
 #include "racegate/internal/data_sync.h"
-#include "racegate/internal/sync_core.h"
+#include "racegate/internal/sync_ids.h"
+#include "racegate/internal/sync_robust.h"
 
 namespace racegate::internal {
 
@@ -21,7 +22,8 @@ namespace racegate::internal {
 // the queue is shared; the rest is guarded by `mutex` (atomics where a
 // snapshot is read without it).
 struct RingHeader {
-  LockCore mutex;
+  RobustLockCore mutex;  // holds the owner's pid: a dead owner is seen
+  std::atomic<std::int32_t> broken_by{0};  // pid that died holding `mutex`, or 0
   CondCore not_empty;
   CondCore not_full;
   CondCore all_done;
@@ -52,23 +54,62 @@ std::size_t page_size() noexcept {
 
 std::uint64_t round_up(std::uint64_t x, std::uint64_t m) noexcept { return (x + m - 1) / m * m; }
 
-// Holds a queue's process-shared mutex for a scope.
+[[noreturn]] void throw_broken(pid_t pid) {
+  throw OwnerDiedError("queue is broken: process " + std::to_string(pid) +
+                       " died while holding its internal lock");
+}
+
+// Holds a queue's process-shared mutex for a scope. When the process holding
+// it has ended, the queue is marked broken (its bytes may be half-written),
+// every waiter is woken, and this and every later call throws OwnerDiedError.
 class HeaderLock {
  public:
-  explicit HeaderLock(RingHeader& h) noexcept : h_(h) {
-    h_.mutex.acquire(Deadline::never(), Scope::kProcess);
+  explicit HeaderLock(RingHeader& h) : h_(h) { lock(); }
+  ~HeaderLock() {
+    if (held_) h_.mutex.release();
   }
-  ~HeaderLock() { h_.mutex.release(Scope::kProcess); }
   HeaderLock(const HeaderLock&) = delete;
   HeaderLock& operator=(const HeaderLock&) = delete;
 
-  // Waits on `cond` (the mutex is released meanwhile); false on timeout.
-  bool wait(CondCore& cond, const Deadline& deadline) noexcept {
-    return cond.wait(h_.mutex, deadline, Scope::kProcess);
+  // Waits on `cond` (the mutex is released meanwhile), in slices of
+  // kOwnerCheckInterval so that a waiter also notices a dead lock holder; the
+  // callers re-check their predicate and deadline after every return.
+  void wait(CondCore& cond, const Deadline& deadline) {
+    cond.waiters.fetch_add(1, std::memory_order_seq_cst);
+    const std::uint32_t observed = cond.seq.load(std::memory_order_seq_cst);
+    held_ = false;
+    h_.mutex.release();
+    (void)futex_wait(cond.seq, observed, earlier_of(deadline, kOwnerCheckInterval),
+                     Scope::kProcess);
+    cond.waiters.fetch_sub(1, std::memory_order_seq_cst);
+    lock();
   }
 
+  // Leaves the mutex held after this scope (fault injection only).
+  void keep_held() noexcept { held_ = false; }
+
  private:
+  void lock() {
+    if (const pid_t dead = h_.broken_by.load(std::memory_order_acquire)) throw_broken(dead);
+    pid_t dead = 0;
+    if (h_.mutex.acquire(Deadline::never(), this_thread_ids(), &dead) ==
+        RobustLockCore::Acquired::kOwnerDied) {
+      std::int32_t none = 0;
+      h_.broken_by.compare_exchange_strong(none, dead, std::memory_order_acq_rel);
+      h_.not_empty.notify_all(Scope::kProcess);
+      h_.not_full.notify_all(Scope::kProcess);
+      h_.all_done.notify_all(Scope::kProcess);
+      throw_broken(h_.broken_by.load(std::memory_order_acquire));
+    }
+    if (const pid_t broken = h_.broken_by.load(std::memory_order_acquire)) {
+      h_.mutex.release();
+      throw_broken(broken);
+    }
+    held_ = true;
+  }
+
   RingHeader& h_;
+  bool held_ = false;
 };
 
 void copy_in(RingHeader& h, std::uint64_t pos, const char* src, std::uint64_t n) noexcept {
@@ -199,7 +240,7 @@ long RingQueue::maxsize() const noexcept { return static_cast<long>(header_->max
 
 std::size_t RingQueue::capacity() const noexcept { return header_->capacity; }
 
-std::size_t RingQueue::bytes_used() const noexcept {
+std::size_t RingQueue::bytes_used() const {
   HeaderLock lock(*header_);
   return header_->tail.load(std::memory_order_relaxed) - header_->head.load(std::memory_order_relaxed);
 }
@@ -228,6 +269,15 @@ std::size_t RingQueue::unfinished_tasks() const noexcept {
 }
 
 const void* RingQueue::id() const noexcept { return header_; }
+
+pid_t RingQueue::broken_by() const noexcept {
+  return header_->broken_by.load(std::memory_order_acquire);
+}
+
+void RingQueue::lock_and_keep_for_fault_test() {
+  HeaderLock lock(*header_);
+  lock.keep_held();
+}
 
 bool RingQueue::closed_here() const noexcept {
   return closed_by_.load(std::memory_order_relaxed) == getpid();

@@ -25,8 +25,16 @@
 // raises ValueError; when the ring's bytes are used up a put blocks (or raises
 // Full) as it would on a full bounded queue.
 //
-// A process killed while it holds the mutex (inside put or get) leaves the
-// queue locked, as CPython's docs warn for terminate() during queue use.
+// Owner death: the mutex holds its owner's pid (RobustLockCore). A process
+// killed while it holds the mutex (inside put or get, where the ring may be
+// half-written) marks the queue broken for good: the next caller to find the
+// owner ended (within kOwnerCheckInterval of blocking) records the dead pid,
+// wakes every waiter, and every call that takes the mutex from then on throws
+// OwnerDiedError("queue is broken: process PID died while holding its internal
+// lock"). Waiters on the condition variables wake at least every
+// kOwnerCheckInterval to notice it. A process killed while blocked in put or
+// get (not holding the mutex) leaves the queue working. CPython's docs warn
+// that terminate() during queue use may corrupt the queue, and then hang.
 #pragma once
 
 #include <atomic>
@@ -61,7 +69,8 @@ class RingQueue {
   // Appends `item`, waiting while the queue is full until `deadline`.
   // Returns false when the deadline passed first (the caller raises Full).
   // `count_task` also counts an unfinished task (JoinableQueue). Throws
-  // ValueError when the item can never fit in the ring.
+  // ValueError when the item can never fit in the ring. Every call that takes
+  // the internal mutex throws OwnerDiedError once the queue is broken.
   [[nodiscard]] bool put(std::string_view item, const Deadline& deadline, bool count_task);
 
   // Removes the oldest item into `out`, waiting while the queue is empty
@@ -74,7 +83,7 @@ class RingQueue {
   [[nodiscard]] long maxsize() const noexcept;
   [[nodiscard]] std::size_t capacity() const noexcept;
   // Bytes of the ring in use (items and their length words).
-  [[nodiscard]] std::size_t bytes_used() const noexcept;
+  [[nodiscard]] std::size_t bytes_used() const;
 
   // Unfinished tasks (JoinableQueue): task_done() throws
   // ValueError("task_done() called too many times") when there is none;
@@ -86,6 +95,14 @@ class RingQueue {
   // The queue's identity: the shared header's address, the same in every
   // process that inherited the queue.
   [[nodiscard]] const void* id() const noexcept;
+
+  // The pid of the process that died holding the internal mutex (the queue
+  // is broken), or 0.
+  [[nodiscard]] pid_t broken_by() const noexcept;
+
+  // Fault injection for tests only: takes the internal mutex and keeps it, as
+  // a process killed inside put or get would. The caller is meant to be killed.
+  void lock_and_keep_for_fault_test();
 
   // Per-process state of the handle: the pid of the process that closed its
   // handle, or 0. A forked child starts with the queue open, as CPython's

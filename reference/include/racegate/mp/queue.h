@@ -49,8 +49,10 @@
 // process that holds a handle; it has no name in /dev/shm. A Queue can only
 // cross a process boundary by inheritance: serializing it (as an item of
 // another queue or a Pipe message) is a compile-time error. A process killed
-// inside put() or get() may leave the queue locked (CPython's docs warn about
-// terminate() during queue use too).
+// inside put() or get() while it holds the queue's internal lock breaks the
+// queue: every later call (and every blocked one, within about 0.1 s) throws
+// OwnerDiedError naming the dead pid, instead of hanging (CPython's docs warn
+// about terminate() during queue use; there the queue may hang).
 //
 // Thread- and process-safety: every member may be called concurrently from
 // any thread of any process sharing the queue.
