@@ -5,7 +5,7 @@
 // MAP_NORESERVE, inherited at fork, never named in /dev/shm) holds a header
 // page and a ring of `capacity` bytes. Items are serialized before the call
 // and stored as a 8-byte length plus their bytes, wrapping around the end of
-// the ring. One process-shared mutex (a futex LockCore) guards the header and
+// the ring. One process-shared mutex (a RobustLockCore) guards the header and
 // the ring; three process-shared condition variables (futex sequence words)
 // wake blocked getters (not empty), putters (not full) and joiners (all tasks
 // done). The mutex is only held while copying bytes in or out, never while
