@@ -518,18 +518,30 @@ int gate_main(const GateOptions& o, const std::string& command_line, const std::
 
   // The verdict.
   const bool command_failed = cr.timed_out || cr.signal || (cr.exit_code && *cr.exit_code != 0);
+  // Exit code 127 is the loader's (a shared library, such as a sanitizer
+  // runtime, it could not load) or a shell's (a program not found): nothing
+  // was tested, so --allow-command-failure does not excuse it.
+  const bool not_loaded = !cr.timed_out && !cr.interrupted && cr.exit_code == 127;
   std::string command_text =
       cr.timed_out       ? fmt::format("the command timed out after {} s and was killed", o.timeout)
       : cr.interrupted   ? "the gate was interrupted; the command was stopped"
       : cr.signal        ? fmt::format("the command was killed by signal {} ({})", *cr.signal, strsignal(*cr.signal))
+      : not_loaded       ? "the command exited with code 127: it, or a program it ran, could not be loaded or "
+                           "found (a shared library such as a sanitizer runtime the loader could not load, or a "
+                           "missing program; the loader's or the shell's message is on stderr)"
       : command_failed   ? fmt::format("the command failed with exit code {}", *cr.exit_code)
                          : "the command succeeded";
-  if (command_failed && o.allow_command_failure && !cr.timed_out && !cr.interrupted) {
+  if (command_failed && o.allow_command_failure && !cr.timed_out && !cr.interrupted && !not_loaded) {
     command_text += " (allowed by --allow-command-failure)";
   }
+  const std::size_t n_unsymbolized = static_cast<std::size_t>(
+      std::count_if(found.findings.begin(), found.findings.end(), [](const Finding& f) { return unsymbolized(f); }));
+  if (n_unsymbolized > 0) std::cerr << "racegate gate: " << unsymbolized_warning(n_unsymbolized) << "\n";
   Verdict verdict = Verdict::kPass;
   if (cr.timed_out) {
     verdict = Verdict::kTimeout;
+  } else if (not_loaded) {
+    verdict = Verdict::kError;
   } else if (n_new > 0) {
     verdict = Verdict::kRace;
   } else if (cr.interrupted || (command_failed && !o.allow_command_failure)) {
