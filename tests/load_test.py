@@ -137,6 +137,9 @@ def main():
                   f"fds_start={res.get('start')} fds_end={res.get('end')}", flush=True)
         finally:
             shutil.rmtree(work, ignore_errors=True)
+            # A run that failed half-way may leave the leak case's segments.
+            for name in set(shm_of_cases()) - set(shm_before):
+                os.unlink(os.path.join("/dev/shm", name))
 
     return CHECKS.exit_code()
 

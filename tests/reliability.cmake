@@ -24,8 +24,12 @@ add_test(NAME env_faults
 set_tests_properties(env_faults PROPERTIES LABELS unit TIMEOUT 300 RESOURCE_LOCK misbehaving_processes)
 
 # 2,000 units at --jobs 1, 2 and 8: verdicts, the runner's memory and its
-# file descriptors.
-add_test(NAME load_2000_units
-  COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR}/load_test.py $<TARGET_FILE:racegate>
-          $<TARGET_FILE:racegate_misbehaving>)
-set_tests_properties(load_2000_units PROPERTIES LABELS unit TIMEOUT 600 RESOURCE_LOCK misbehaving_processes)
+# file descriptors. In the plain tree only: there the three runs take about
+# 25 s; with the TSan-built runner and cases one run of 2,000 units alone
+# took over 3 minutes on the 2-core CI machine.
+if(RACEGATE_SANITIZER STREQUAL "")
+  add_test(NAME load_2000_units
+    COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR}/load_test.py $<TARGET_FILE:racegate>
+            $<TARGET_FILE:racegate_misbehaving>)
+  set_tests_properties(load_2000_units PROPERTIES LABELS unit TIMEOUT 600 RESOURCE_LOCK misbehaving_processes)
+endif()
