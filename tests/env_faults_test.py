@@ -16,8 +16,8 @@ Faults, each with what must happen:
 - A sanitizer runtime the loader cannot load (a broken library of the
   runtime's name first in LD_LIBRARY_PATH): for the listing, exit 2 with the
   loader's message, earlier reports untouched; for a unit, ERROR naming the
-  loader's message; under `racegate gate`, ERROR (exit 1) even with
-  --allow-command-failure.
+  loader's message; under `racegate gate`, ERROR (exit 1) naming it, even
+  with --allow-command-failure; so is a program a shell cannot find (127).
 - No symbolizer (TSAN_OPTIONS=symbolize=0, PATH without llvm-symbolizer):
   the finding is still reported with its kind, its frames kept as
   module+offset, and both the runner and the gate warn that the stacks are
@@ -167,11 +167,26 @@ def test_broken_runtime(work):
                                SHARED_RUNTIME_PROGRAM], broken_env)
         units = units_of(out)
         verdict = units[0]["verdict"] if units else None
-        check(rc == 1 and verdict == "ERROR" and "code 127" in stdout,
+        message = units[0]["message"] if units else ""
+        check(rc == 1 and verdict == "ERROR" and "code 127" in message and lib in message
+              and "error while loading shared libraries" in message,
               f"gate {' '.join(extra) or '(plain)'} with a broken runtime: ERROR, exit 1 "
-              f"(rc={rc}, verdict={verdict}, stdout tail={stdout.strip()[-300:]!r})")
+              f"naming the loader's message (rc={rc}, verdict={verdict}, message={message!r})")
         check(lib in err and "error while loading shared libraries" in err,
-              f"gate {' '.join(extra) or '(plain)'}: the loader's message is on stderr")
+              f"gate {' '.join(extra) or '(plain)'}: the loader's message is passed on to stderr")
+
+
+def test_gate_program_not_found(work):
+    # A shell that cannot find a program exits 127 as the loader does: not a
+    # failure --allow-command-failure may excuse.
+    out = os.path.join(work, "out-gate-not-found")
+    rc, stdout, err = run([RACEGATE, "gate", "--no-doctor", "--allow-command-failure", "--out", out, "--format",
+                           "json", "--", "sh", "-c", "racegate-no-such-program"])
+    units = units_of(out)
+    message = units[0]["message"] if units else ""
+    check(rc == 1 and units and units[0]["verdict"] == "ERROR" and "code 127" in message,
+          f"gate --allow-command-failure, a program not found (127): ERROR, exit 1 (rc={rc}, message={message!r})")
+    check("racegate-no-such-program" in err, "gate: the shell's message is passed on to stderr")
 
 
 def stripped_path(work):
@@ -247,6 +262,7 @@ def main():
         test_missing_and_not_executable(work)
         test_gone_after_listing(work)
         test_broken_runtime(work)
+        test_gate_program_not_found(work)
         test_no_symbolizer(work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
