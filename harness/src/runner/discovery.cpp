@@ -9,6 +9,7 @@
 #include <set>
 #include <spawn.h>
 #include <string>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -22,15 +23,23 @@ extern char** environ;
 namespace racegate::runner {
 
 std::vector<CaseEntry> list_cases(const std::filesystem::path& binary) {
+  std::error_code dir_ec;
+  if (std::filesystem::is_directory(binary, dir_ec)) {
+    throw SetupError(fmt::format("case binary {} is a directory", binary.string()));
+  }
   if (access(binary.c_str(), X_OK) != 0) {
     throw SetupError(fmt::format("case binary {} is {}", binary.string(),
                                  access(binary.c_str(), F_OK) == 0 ? "not executable" : "missing"));
   }
   int fds[2];
   if (pipe2(fds, O_CLOEXEC) != 0) throw SetupError("pipe2 failed");
+  // Its stderr goes to a memory file: the reason when the listing fails (a
+  // runtime the loader cannot find says so there), passed on otherwise.
+  const int err_fd = memfd_create("racegate-list-stderr", MFD_CLOEXEC);
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
   posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
+  if (err_fd >= 0) posix_spawn_file_actions_adddup2(&fa, err_fd, 2);
   posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
   std::vector<std::string> argv_s = {binary.string(), "--list", "--json"};
   std::vector<char*> argv;
@@ -42,6 +51,7 @@ std::vector<CaseEntry> list_cases(const std::filesystem::path& binary) {
   close(fds[1]);
   if (rc != 0) {
     close(fds[0]);
+    if (err_fd >= 0) close(err_fd);
     throw SetupError(fmt::format("cannot run {}: {}", binary.string(), std::strerror(rc)));
   }
   std::string text;
@@ -60,9 +70,25 @@ std::vector<CaseEntry> list_cases(const std::filesystem::path& binary) {
   close(fds[0]);
   int status = 0;
   while (waitpid(pid, &status, 0) == -1 && errno == EINTR) {}
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-    throw SetupError(fmt::format("{} --list --json failed (status {})", binary.string(), status));
+  std::string err_text;
+  if (err_fd >= 0) {
+    err_text = read_whole_file(fmt::format("/proc/self/fd/{}", err_fd));
+    close(err_fd);
   }
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    const std::string how = WIFEXITED(status) ? fmt::format("exit code {}", WEXITSTATUS(status))
+                            : WIFSIGNALED(status) ? fmt::format("signal {}", WTERMSIG(status))
+                                                  : fmt::format("status {}", status);
+    std::string why = loader_error_line(err_text);
+    if (!why.empty()) {
+      why = "\n  the case binary could not be loaded: " + why;
+    } else if (!err_text.empty()) {
+      why = "\n  its stderr ends with: " +
+            (err_text.size() > 2000 ? "..." + err_text.substr(err_text.size() - 2000) : err_text);
+    }
+    throw SetupError(fmt::format("{} --list --json failed ({}){}", binary.string(), how, why));
+  }
+  if (!err_text.empty()) std::cerr << err_text << std::flush;
   auto j = nlohmann::json::parse(text, nullptr, false);
   if (j.is_discarded() || !j.is_array()) {
     throw SetupError(fmt::format("{} --list --json did not print a JSON array; is it a racegate case binary?",

@@ -5,6 +5,7 @@
 #include <cerrno>
 #include <chrono>
 #include <csignal>
+#include <cstdio>
 #include <cstring>
 #include <deque>
 #include <dirent.h>
@@ -333,6 +334,7 @@ void finish_unit(Running& r, const ExecOptions& opts, reports::UnitResult& u) {
     r.obs.signal = WTERMSIG(r.status);
   }
   r.obs.result_text = r.result.text;
+  if (r.obs.exit_code && *r.obs.exit_code != 0) r.obs.loader_error = loader_error_line(r.err.text);
 
   // Sanitizer logs of every process of the unit: <dir>/{tsan,asan,lsan,ubsan}.<pid>
   std::vector<std::filesystem::path> logs;
@@ -388,8 +390,51 @@ void finish_unit(Running& r, const ExecOptions& opts, reports::UnitResult& u) {
 
 }  // namespace
 
+namespace {
+
+// RACEGATE_RESOURCE_REPORT=1: the runner's open file descriptors and peak
+// memory on stderr when execute() starts and ends (the load test compares
+// them).
+int open_fds() {
+  int n = 0;
+  std::error_code ec;
+  for (auto it = std::filesystem::directory_iterator("/proc/self/fd", ec);
+       !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) {
+    ++n;
+  }
+  return n - 1;  // the directory iterator's own descriptor
+}
+
+void report_resources(const char* when) {
+  const char* want = std::getenv("RACEGATE_RESOURCE_REPORT");
+  if (!want || std::string(want) != "1") return;
+  std::string hwm;
+  std::istringstream status(read_whole_file("/proc/self/status"));
+  for (std::string line; std::getline(status, line);) {
+    if (line.rfind("VmHWM:", 0) == 0) hwm = line.substr(6);
+  }
+  hwm.erase(0, hwm.find_first_not_of(" \t"));
+  std::fprintf(stderr, "racegate: resources at %s: open_fds=%d peak_rss=%s\n", when, open_fds(), hwm.c_str());
+}
+
+}  // namespace
+
 void execute(const std::vector<Unit>& units, const ExecOptions& opts,
-             const std::function<void(reports::UnitResult&&)>& on_done) {
+             const std::function<void(reports::UnitResult&&)>& handed_over) {
+  report_resources("start");
+  // Findings whose stacks could not be symbolized: one warning at the end.
+  std::size_t unsymbolized_findings = 0;
+  auto on_done = [&](reports::UnitResult&& u) {
+    for (const auto& f : u.findings) unsymbolized_findings += unsymbolized(f) ? 1 : 0;
+    handed_over(std::move(u));
+  };
+  struct AtEnd {
+    std::size_t& n;
+    ~AtEnd() {
+      if (n > 0) std::fprintf(stderr, "racegate: %s\n", unsymbolized_warning(n).c_str());
+      report_resources("end");
+    }
+  } at_end{unsymbolized_findings};
   // Orphaned descendants of units come back to us, so that we can reap them.
   prctl(PR_SET_CHILD_SUBREAPER, 1);
   std::deque<std::size_t> pending;

@@ -175,8 +175,33 @@ struct CommandResult {
   bool timed_out = false;
   bool interrupted = false;
   int leftovers = 0;      // processes still running after the command ended (killed)
+  std::string stderr_tail;  // the end of what the command wrote on stderr (passed on as it came)
   long maxrss_kb = 0;
   double wall_seconds = 0;
+};
+
+// The command's stderr goes through a pipe: every byte is passed on to ours
+// as it comes, and its end is kept (a loader's message is quoted from it).
+struct StderrTee {
+  static constexpr std::size_t kKeep = 64 * 1024;
+  int fd = -1;
+  std::string tail;
+  void pump() {
+    char buf[65536];
+    for (;;) {
+      ssize_t n = read(fd, buf, sizeof buf);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return;
+      for (ssize_t done = 0; done < n;) {
+        ssize_t w = write(2, buf + done, static_cast<std::size_t>(n - done));
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) break;
+        done += w;
+      }
+      tail.append(buf, static_cast<std::size_t>(n));
+      if (tail.size() > 2 * kKeep) tail.erase(0, tail.size() - kKeep);
+    }
+  }
 };
 
 // Runs the command in its own process group and waits for it; kills what it
@@ -191,8 +216,13 @@ CommandResult run_command(const GateOptions& o, const std::vector<std::string>& 
   for (const auto& e : env) envp.push_back(const_cast<char*>(e.c_str()));
   envp.push_back(nullptr);
 
+  int err_pipe[2] = {-1, -1};
+  if (pipe2(err_pipe, O_CLOEXEC) != 0) throw SetupError(fmt::format("pipe2: {}", std::strerror(errno)));
+  StderrTee tee{err_pipe[0], {}};
+  fcntl(tee.fd, F_SETFL, fcntl(tee.fd, F_GETFL) | O_NONBLOCK);
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_adddup2(&fa, err_pipe[1], 2);
   // In a process group of its own, a command reading the terminal would
   // stop (SIGTTIN): it reads /dev/null instead; piped input is kept.
   if (isatty(0)) posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
@@ -210,7 +240,11 @@ CommandResult run_command(const GateOptions& o, const std::vector<std::string>& 
   int rc = posix_spawnp(&pid, argv[0], &fa, &attr, argv.data(), envp.data());
   posix_spawn_file_actions_destroy(&fa);
   posix_spawnattr_destroy(&attr);
-  if (rc != 0) throw SetupError(fmt::format("cannot run '{}': {}", o.command[0], std::strerror(rc)));
+  close(err_pipe[1]);
+  if (rc != 0) {
+    close(tee.fd);
+    throw SetupError(fmt::format("cannot run '{}': {}", o.command[0], std::strerror(rc)));
+  }
   guardian_send(guardian_fd, '+', pid);
   const int pidfd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
 
@@ -243,9 +277,11 @@ CommandResult run_command(const GateOptions& o, const std::vector<std::string>& 
       if (info.si_pid == pid || info.si_pid == guardian_pid) break;
       waitpid(info.si_pid, nullptr, WNOHANG);
     }
-    pollfd p{pidfd, POLLIN, 0};
-    poll(&p, pidfd >= 0 ? 1 : 0, 100);
+    pollfd p[2] = {{tee.fd, POLLIN, 0}, {pidfd, POLLIN, 0}};
+    poll(p, pidfd >= 0 ? 2 : 1, 100);
+    tee.pump();
   }
+  tee.pump();
   if (pidfd >= 0) close(pidfd);
   r.wall_seconds = std::chrono::duration<double>(Clock::now() - started).count();
   r.maxrss_kb = ru.ru_maxrss;
@@ -272,6 +308,9 @@ CommandResult run_command(const GateOptions& o, const std::vector<std::string>& 
     usleep(5000);
   }
   guardian_send(guardian_fd, '-', pid);
+  tee.pump();
+  close(tee.fd);
+  r.stderr_tail = std::move(tee.tail);
   return r;
 }
 
@@ -518,18 +557,33 @@ int gate_main(const GateOptions& o, const std::string& command_line, const std::
 
   // The verdict.
   const bool command_failed = cr.timed_out || cr.signal || (cr.exit_code && *cr.exit_code != 0);
+  // Exit code 127 is the loader's (a shared library, such as a sanitizer
+  // runtime, it could not load) or a shell's (a program not found): nothing
+  // was tested, so --allow-command-failure does not excuse it.
+  const bool not_loaded = !cr.timed_out && !cr.interrupted && cr.exit_code == 127;
+  const std::string loader_says = not_loaded ? loader_error_line(cr.stderr_tail) : "";
   std::string command_text =
       cr.timed_out       ? fmt::format("the command timed out after {} s and was killed", o.timeout)
       : cr.interrupted   ? "the gate was interrupted; the command was stopped"
       : cr.signal        ? fmt::format("the command was killed by signal {} ({})", *cr.signal, strsignal(*cr.signal))
+      : not_loaded       ? "the command exited with code 127: it, or a program it ran, could not be loaded or "
+                           "found (a shared library such as a sanitizer runtime the loader could not load, or a "
+                           "missing program)" +
+                               (loader_says.empty() ? std::string("; the shell's message is on stderr")
+                                                    : ": " + loader_says)
       : command_failed   ? fmt::format("the command failed with exit code {}", *cr.exit_code)
                          : "the command succeeded";
-  if (command_failed && o.allow_command_failure && !cr.timed_out && !cr.interrupted) {
+  if (command_failed && o.allow_command_failure && !cr.timed_out && !cr.interrupted && !not_loaded) {
     command_text += " (allowed by --allow-command-failure)";
   }
+  const std::size_t n_unsymbolized = static_cast<std::size_t>(
+      std::count_if(found.findings.begin(), found.findings.end(), [](const Finding& f) { return unsymbolized(f); }));
+  if (n_unsymbolized > 0) std::cerr << "racegate gate: " << unsymbolized_warning(n_unsymbolized) << "\n";
   Verdict verdict = Verdict::kPass;
   if (cr.timed_out) {
     verdict = Verdict::kTimeout;
+  } else if (not_loaded) {
+    verdict = Verdict::kError;
   } else if (n_new > 0) {
     verdict = Verdict::kRace;
   } else if (cr.interrupted || (command_failed && !o.allow_command_failure)) {

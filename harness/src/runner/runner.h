@@ -70,7 +70,21 @@ struct Observation {
   std::vector<reports::Finding> findings;
   int stray_processes = 0;            // left in the unit's process group after it exited
   std::vector<std::string> leaked_shm;  // shared-memory segments it left (removed)
+  // The dynamic loader's message when the case binary could not be loaded
+  // (a missing or broken shared library, a sanitizer runtime among them).
+  std::string loader_error;
 };
+
+// The first line of `text` in which the dynamic loader says a program could
+// not be loaded ("error while loading shared libraries", "symbol lookup
+// error"); empty when there is none.
+std::string loader_error_line(const std::string& text);
+
+// Whether a finding's stacks carry no function and no file:line at all, only
+// module+offset (the sanitizer could not symbolize them).
+bool unsymbolized(const reports::Finding& f);
+// The warning printed when `findings` findings had unsymbolized stacks.
+std::string unsymbolized_warning(std::size_t findings);
 
 // The verdict engine: fills verdict, message, outcomes, counterexample and
 // trials_run of `u` from what was observed.

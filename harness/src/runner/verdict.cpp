@@ -1,6 +1,7 @@
 // The verdict engine: from what was observed of a unit to its verdict.
 #include <csignal>
 #include <cstring>
+#include <string_view>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -47,6 +48,11 @@ void judge(const Unit& unit, const Observation& obs, reports::UnitResult& u) {
   u.message.clear();
   if (!obs.spawn_error.empty()) {
     raise_to(u, Verdict::kError, obs.spawn_error);
+    return;
+  }
+  if (!obs.loader_error.empty() && obs.result_text.empty()) {
+    // Nothing of the case ran: the set-up is broken, not the case.
+    raise_to(u, Verdict::kError, "the case binary could not be loaded: " + obs.loader_error);
     return;
   }
   if (obs.timed_out) {
@@ -143,6 +149,40 @@ void judge(const Unit& unit, const Observation& obs, reports::UnitResult& u) {
     std::string trials = fmt::format("{} trial{}", u.trials_run, u.trials_run == 1 ? "" : "s");
     u.message = canary ? trials + "; ThreadSanitizer reported the expected race" : trials;
   }
+}
+
+std::string loader_error_line(const std::string& text) {
+  static const char* const kLoaderSays[] = {"error while loading shared libraries", "symbol lookup error"};
+  std::size_t start = 0;
+  while (start < text.size()) {
+    std::size_t end = text.find('\n', start);
+    if (end == std::string::npos) end = text.size();
+    const std::string_view line(text.data() + start, end - start);
+    for (const char* says : kLoaderSays) {
+      if (line.find(says) != std::string_view::npos) return std::string(line.substr(0, 500));
+    }
+    start = end + 1;
+  }
+  return {};
+}
+
+bool unsymbolized(const reports::Finding& f) {
+  bool any_frame = false;
+  for (const auto& s : f.stacks) {
+    for (const auto& fr : s.frames) {
+      if (!fr.function.empty() || !fr.file.empty()) return false;
+      any_frame = true;
+    }
+  }
+  return any_frame;
+}
+
+std::string unsymbolized_warning(std::size_t findings) {
+  return fmt::format(
+      "warning: {} finding{} ha{} unsymbolized stacks (module+offset, no function or file:line): "
+      "the sanitizer could not symbolize them. Install llvm-symbolizer (Debian: llvm-14) or point "
+      "ASAN_SYMBOLIZER_PATH / TSAN_OPTIONS=external_symbolizer_path at it, and do not set symbolize=0",
+      findings, findings == 1 ? "" : "s", findings == 1 ? "s" : "ve");
 }
 
 std::uint64_t derive_seed(std::uint64_t run_seed, const std::string& case_id, int repeat) {
