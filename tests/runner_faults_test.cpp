@@ -260,7 +260,9 @@ class SignalledMidRun : public RunnerFaultsTest,
                         public ::testing::WithParamInterface<std::pair<std::string, int>> {};
 
 TEST_P(SignalledMidRun, KeepsWhatFinishedAndLeavesNothing) {
-  const auto& [command, sig] = GetParam();
+  // Plain variables, not a structured binding: lambdas capture them.
+  const std::string command = GetParam().first;
+  const int sig = GetParam().second;
   const fs::path started = out_ / "started";
   const fs::path out = out_ / "out";
   fs::create_directories(started);
