@@ -18,40 +18,19 @@
 #include <nlohmann/json.hpp>
 
 #include "support/child_program.h"
+#include "support/processes.h"
 
 namespace fs = std::filesystem;
+using racegate::test::processes_running;
 using racegate::test::run_command;
+using racegate::test::slurp;
 
 namespace {
-
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 std::string variant() {
   auto r = run_command({RACEGATE_MISBEHAVING, "--list", "--json"}, 60);
   auto j = nlohmann::json::parse(r.stdout_text);
   return j.at(0).at("variant");
-}
-
-// Processes (not zombies) whose command line mentions `needle`.
-std::vector<pid_t> processes_running(const std::string& needle) {
-  std::vector<pid_t> out;
-  DIR* d = opendir("/proc");
-  while (dirent* e = readdir(d)) {
-    pid_t pid = std::atoi(e->d_name);
-    if (pid <= 0 || pid == getpid()) continue;
-    std::string cmd = slurp(fs::path("/proc") / e->d_name / "cmdline");
-    std::string stat = slurp(fs::path("/proc") / e->d_name / "stat");
-    auto paren = stat.rfind(')');
-    if (paren != std::string::npos && paren + 2 < stat.size() && stat[paren + 2] == 'Z') continue;
-    if (cmd.find(needle) != std::string::npos) out.push_back(pid);
-  }
-  closedir(d);
-  return out;
 }
 
 class RunnerTest : public ::testing::Test {

@@ -137,8 +137,9 @@ int guardian_main() {
   // The runner is gone (or done): nothing of its units may survive it, nor
   // its work directory (the runner removes it itself when it ends normally).
   for (pid_t g : groups) killpg(g, SIGKILL);
-  if (!work_dir.empty() &&
-      std::filesystem::path(work_dir).filename().string().rfind("racegate-run-", 0) == 0) {
+  // Only a work directory of ours (`racegate run` or `racegate gate`).
+  const std::string name = std::filesystem::path(work_dir).filename().string();
+  if (!work_dir.empty() && (name.rfind("racegate-run-", 0) == 0 || name.rfind("racegate-gate-", 0) == 0)) {
     std::error_code ec;
     std::filesystem::remove_all(work_dir, ec);
   }

@@ -39,25 +39,43 @@ std::string read_whole_file(const std::filesystem::path& p) {
   return ss.str();
 }
 
-std::vector<pid_t> group_members(pid_t pgid, bool include_zombies) {
-  std::vector<pid_t> out;
+namespace {
+
+// Calls f(pid, state, pgrp) for every process of /proc.
+template <class F>
+void for_each_process(F&& f) {
   DIR* d = opendir("/proc");
-  if (!d) return out;
+  if (!d) return;
   while (dirent* e = readdir(d)) {
     char* end = nullptr;
     long pid = std::strtol(e->d_name, &end, 10);
     if (!end || *end != '\0' || pid <= 0) continue;
     std::string stat = read_whole_file(fmt::format("/proc/{}/stat", pid));
     auto close_paren = stat.rfind(')');
-    if (close_paren == std::string::npos) continue;
+    if (close_paren == std::string::npos || close_paren + 2 > stat.size()) continue;
     std::istringstream rest(stat.substr(close_paren + 2));
     char state = 0;
     long ppid = 0, pgrp = 0;
     rest >> state >> ppid >> pgrp;
-    if (pgrp == pgid && (include_zombies || state != 'Z')) out.push_back(static_cast<pid_t>(pid));
+    f(static_cast<pid_t>(pid), state, static_cast<pid_t>(pgrp));
   }
   closedir(d);
+}
+
+}  // namespace
+
+std::vector<pid_t> group_members(pid_t pgid, bool include_zombies) {
+  std::vector<pid_t> out;
+  for_each_process([&](pid_t pid, char state, pid_t pgrp) {
+    if (pgrp == pgid && (include_zombies || state != 'Z')) out.push_back(pid);
+  });
   std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::map<pid_t, int> group_sizes() {
+  std::map<pid_t, int> out;
+  for_each_process([&](pid_t, char, pid_t pgrp) { ++out[pgrp]; });
   return out;
 }
 
@@ -207,8 +225,33 @@ struct Running {
   bool exited = false;
   int status = 0;
   long maxrss_kb = 0;
+  std::size_t memory_limit_mib = 0;  // RLIMIT_AS set on it, MiB
   std::string stacks;  // of a unit that timed out
 };
+
+// What the case or the C++ runtime says when an allocation is refused.
+bool says_out_of_memory(const std::string& text) {
+  for (const char* s : {"std::bad_alloc", "Cannot allocate memory", "out of memory", "memory exhausted"}) {
+    if (text.find(s) != std::string::npos) return true;
+  }
+  return false;
+}
+
+// The watchdog of --max-procs: one scan of /proc, then every unit whose
+// process group holds more processes than the limit is killed, all of it.
+// RLIMIT_NPROC would not do: it counts every process of the user, and root
+// is exempt from it.
+void enforce_process_limit(std::vector<std::unique_ptr<Running>>& running, int max_procs) {
+  const auto sizes = group_sizes();
+  for (auto& r : running) {
+    if (r->exited || r->pid <= 0 || r->obs.process_limit > 0) continue;
+    auto it = sizes.find(r->pid);
+    if (it == sizes.end() || it->second <= max_procs) continue;
+    r->obs.process_limit = max_procs;
+    r->obs.processes_seen = it->second;
+    killpg(r->pid, SIGKILL);
+  }
+}
 
 
 std::unique_ptr<Running> spawn_unit(const Unit& u, const ExecOptions& opts, int index) {
@@ -286,6 +329,14 @@ std::unique_ptr<Running> spawn_unit(const Unit& u, const ExecOptions& opts, int 
     return r;
   }
   guardian_send(opts.guardian_fd, '+', r->pid);
+  if (opts.max_memory_mib > 0 && u.c.variant == "plain") {
+    // posix_spawn cannot set limits: set it now, as the case binary starts
+    // (before its main can have allocated much). Sanitizer variants reserve
+    // terabytes of address space and are left alone.
+    rlim_t bytes = static_cast<rlim_t>(opts.max_memory_mib) << 20;
+    rlimit lim{bytes, bytes};
+    if (prlimit(r->pid, RLIMIT_AS, &lim, nullptr) == 0) r->memory_limit_mib = opts.max_memory_mib;
+  }
   r->pidfd = static_cast<int>(syscall(SYS_pidfd_open, r->pid, 0));
   return r;
 }
@@ -335,6 +386,9 @@ void finish_unit(Running& r, const ExecOptions& opts, reports::UnitResult& u) {
   }
   r.obs.result_text = r.result.text;
   if (r.obs.exit_code && *r.obs.exit_code != 0) r.obs.loader_error = loader_error_line(r.err.text);
+  if (r.memory_limit_mib > 0 && (says_out_of_memory(r.err.text) || says_out_of_memory(r.result.text))) {
+    r.obs.memory_limit_mib = r.memory_limit_mib;
+  }
 
   // Sanitizer logs of every process of the unit: <dir>/{tsan,asan,lsan,ubsan}.<pid>
   std::vector<std::filesystem::path> logs;
@@ -440,6 +494,9 @@ void execute(const std::vector<Unit>& units, const ExecOptions& opts,
   std::deque<std::size_t> pending;
   for (std::size_t i = 0; i < units.size(); ++i) pending.push_back(i);
   std::vector<std::unique_ptr<Running>> running;
+  // The process watchdog scans /proc at most this often.
+  constexpr auto kProcessScan = std::chrono::milliseconds(50);
+  auto next_scan = Clock::now();
 
   while (!pending.empty() || !running.empty()) {
     if (opts.interrupted && opts.interrupted->load()) {
@@ -477,11 +534,16 @@ void execute(const std::vector<Unit>& units, const ExecOptions& opts,
       }
       if (r->pidfd >= 0) fds.push_back({r->pidfd, POLLIN, 0});
     }
+    if (opts.max_procs > 0) nearest = std::min(nearest, next_scan);
     int wait_ms = static_cast<int>(std::clamp<long long>(
         std::chrono::duration_cast<std::chrono::milliseconds>(nearest - now).count() + 1, 0, 1000));
     bool any_exited = std::any_of(running.begin(), running.end(), [](auto& r) { return r->exited; });
     if (!any_exited) poll(fds.data(), fds.size(), fds.empty() ? std::min(wait_ms, 20) : wait_ms);
 
+    if (opts.max_procs > 0 && Clock::now() >= next_scan) {
+      enforce_process_limit(running, opts.max_procs);
+      next_scan = Clock::now() + kProcessScan;
+    }
     for (auto& r : running) {
       if (r->exited) continue;
       for (Capture* c : {&r->out, &r->err, &r->result}) {

@@ -167,6 +167,8 @@ struct RunOptions {
   std::string catalog;
   bool quiet = false;
   bool doctor = true;
+  int max_procs = 1024;
+  std::size_t max_memory_mib = 8192;
 };
 
 // The behavior catalog a run links its cases to: --catalog, else
@@ -364,6 +366,8 @@ int do_run(const RunOptions& o, const std::string& command_line, std::optional<s
   ExecOptions eo;
   eo.jobs = o.jobs;
   eo.work_dir = work_template;
+  eo.max_procs = o.max_procs;
+  eo.max_memory_mib = o.max_memory_mib;
   auto [guardian_fd, guardian_pid] = start_guardian();
   eo.guardian_fd = guardian_fd;
   {
@@ -515,6 +519,14 @@ int main(int argc, char** argv) {
   run->add_option("--catalog", ro.catalog,
                   "behavior-catalog.md to link cases to in the reports (default: <source root>/../shared/"
                   "behavior-catalog.md when present)");
+  run->add_option("--max-procs", ro.max_procs,
+                  "Processes a unit's process group may hold at once; a group with more is killed "
+                  "(CRASH, over the process limit). 0: no limit (default: 1024)")
+      ->check(CLI::NonNegativeNumber);
+  run->add_option("--max-memory", ro.max_memory_mib,
+                  "Address space of a plain-variant unit, MiB (RLIMIT_AS); a unit that fails for want of "
+                  "it is CRASH, out of memory. Not applied to tsan/asan. 0: no limit (default: 8192)")
+      ->check(CLI::NonNegativeNumber);
   run->add_flag("--quiet,-q", ro.quiet, "Print only units that did not pass");
   run->add_flag("!--no-doctor", ro.doctor,
                 "Skip proving first (cached per toolchain) that clang's TSan/ASan/UBSan see planted bugs");

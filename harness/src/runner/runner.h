@@ -42,6 +42,12 @@ struct ExecOptions {
   std::size_t output_cap = 1 << 20;   // bytes kept of stdout and of stderr
   bool take_stacks = true;            // gdb/proc stacks on timeout
   int guardian_fd = -1;               // pipe to the guardian (pgid registration)
+  // Processes a unit's process group may hold at once (0: no limit). A
+  // watchdog counts them and kills the group when there are more.
+  int max_procs = 0;
+  // Address space of a plain-variant unit, MiB (RLIMIT_AS; 0: no limit).
+  // Never applied to sanitizer variants, which reserve huge ranges.
+  std::size_t max_memory_mib = 0;
   // Set from a signal handler: start nothing more, kill what runs, return.
   const std::atomic<bool>* interrupted = nullptr;
 };
@@ -73,6 +79,9 @@ struct Observation {
   // The dynamic loader's message when the case binary could not be loaded
   // (a missing or broken shared library, a sanitizer runtime among them).
   std::string loader_error;
+  int process_limit = 0;              // > 0: the group held more processes than this; killed
+  int processes_seen = 0;             // how many the watchdog counted then
+  std::size_t memory_limit_mib = 0;   // > 0: the unit ran out of memory under this limit
 };
 
 // The first line of `text` in which the dynamic loader says a program could
@@ -106,6 +115,8 @@ void guardian_send(int fd, char op, pid_t pgid);
 
 // Pids whose process group is `pgid`, ascending (zombies when asked).
 std::vector<pid_t> group_members(pid_t pgid, bool include_zombies);
+// Processes (zombies included) in each process group, from one scan of /proc.
+std::map<pid_t, int> group_sizes();
 // The whole content of a file; empty when it cannot be read.
 std::string read_whole_file(const std::filesystem::path& p);
 

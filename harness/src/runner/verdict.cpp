@@ -1,4 +1,5 @@
 // The verdict engine: from what was observed of a unit to its verdict.
+#include <algorithm>
 #include <csignal>
 #include <cstring>
 #include <string_view>
@@ -54,6 +55,14 @@ void judge(const Unit& unit, const Observation& obs, reports::UnitResult& u) {
     // Nothing of the case ran: the set-up is broken, not the case.
     raise_to(u, Verdict::kError, "the case binary could not be loaded: " + obs.loader_error);
     return;
+  }
+  // A limit of the runner's that the unit ran into: said first, so that the
+  // kill or the failed allocation it caused is explained by it.
+  if (obs.process_limit > 0) {
+    raise_to(u, Verdict::kCrash,
+             fmt::format("over the process limit: {} processes in the unit's process group, more than "
+                         "--max-procs {}; the group was killed",
+                         obs.processes_seen, obs.process_limit));
   }
   if (obs.timed_out) {
     raise_to(u, Verdict::kTimeout,
@@ -144,6 +153,12 @@ void judge(const Unit& unit, const Observation& obs, reports::UnitResult& u) {
   if (!obs.leaked_shm.empty()) {
     raise_to(u, Verdict::kFail,
              fmt::format("the case left shared-memory segment {} behind (removed)", obs.leaked_shm.front()));
+  }
+  if (obs.memory_limit_mib > 0 && u.verdict != Verdict::kPass) {
+    // It failed, and said an allocation was refused: the limit is why.
+    u.verdict = std::max(u.verdict, Verdict::kCrash);
+    u.message = fmt::format("out of memory (limit {} MiB of address space, --max-memory): {}",
+                            obs.memory_limit_mib, u.message);
   }
   if (u.verdict == Verdict::kPass) {
     std::string trials = fmt::format("{} trial{}", u.trials_run, u.trials_run == 1 ? "" : "s");
