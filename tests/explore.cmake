@@ -4,8 +4,14 @@
 # often each mode found each bug and asserts that PCT finds it and that the
 # first failing seed replays.
 set(RACEGATE_EXPLORE_BUGS
-  order_violation:1 queue_use_after_free:1 atomicity_violation:2 lost_wakeup:2
-  lock_order_deadlock:2 check_then_act:2 double_checked_init:2)
+  order_violation:1 atomicity_violation:2 lost_wakeup:2 check_then_act:2 double_checked_init:2)
+# Two bugs TSan reports in every plain run, so that exploring them under TSan
+# measures nothing: the producer's read after the hand-off is unsynchronized
+# with the consumer's free, and TSan's lock-order detector sees both orders of
+# the two mutexes whether or not the threads deadlock.
+if(NOT RACEGATE_SANITIZER STREQUAL "thread")
+  list(APPEND RACEGATE_EXPLORE_BUGS queue_use_after_free:1 lock_order_deadlock:2)
+endif()
 set(RACEGATE_EXPLORE_DIR ${CMAKE_CURRENT_BINARY_DIR}/explore-programs)
 function(racegate_explore_program name)
   add_executable(explore_${name} explore/${name}.cpp)
@@ -20,7 +26,8 @@ foreach(entry ${RACEGATE_EXPLORE_BUGS})
   racegate_explore_program(${bug})
   add_test(NAME explore_${bug}
     COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR}/explore_test.py bug
-            $<TARGET_FILE:racegate_explore_preload> $<TARGET_FILE:explore_${bug}> ${depth})
+            $<TARGET_FILE:racegate_explore_preload> $<TARGET_FILE:explore_${bug}> ${depth}
+            $<$<BOOL:${RACEGATE_SANITIZER}>:sanitized>)
   set_tests_properties(explore_${bug} PROPERTIES LABELS explore TIMEOUT 300)
 endforeach()
 racegate_explore_program(spin_without_points)

@@ -8,7 +8,6 @@
 
 #include "planted.h"
 
-std::atomic<bool> g_started{false};
 std::atomic<bool> g_ready{false};
 std::mutex g_mutex;
 std::condition_variable g_cv;
@@ -16,16 +15,13 @@ std::condition_variable g_cv;
 int main() {
   planted::hang_watchdog("the consumer missed the notification (lost wake-up)", 500);
   std::thread consumer([] {
-    g_started.store(true);
     if (!g_ready.load()) {
       std::unique_lock<std::mutex> hold(g_mutex);
       g_cv.wait(hold);  // the bug: no predicate, and the flag was tested unlocked
     }
   });
-  // The producer starts once the consumer runs, as a service would start
-  // after its listener.
-  while (!g_started.load()) std::this_thread::yield();
   std::thread producer([] {
+    planted::work();  // prepares the data
     g_ready.store(true);
     g_cv.notify_one();
   });

@@ -38,6 +38,8 @@ struct ThreadHandle {
   bool yielded = false;
   std::uint64_t wait_seq = 0;
   unsigned long key = 0;  // the pthread_t the preload library knows it by
+  bool pending = false;   // started, but has not reached its first point yet
+  std::uint64_t pending_since = 0;
   std::atomic<std::uint32_t> wake{0};
 };
 
@@ -133,17 +135,32 @@ constexpr std::size_t kStatsBytes = 1024;
 char* g_stats_map = nullptr;  // the stats file, mapped shared
 
 FutexLock g_lock;
-// Registration order; the records are never freed.
-std::vector<ThreadHandle*>& threads() {
-  static auto* v = new std::vector<ThreadHandle*>;
-  return *v;
-}
+// A list of fixed capacity: the engine's shared state must not go through
+// memmove and friends, which a sanitizer intercepts (it would see the
+// scheduler's accesses, whose synchronization it cannot see, as races).
+template <class T, std::size_t N>
+class FixedList {
+ public:
+  T* begin() { return items_; }
+  T* end() { return items_ + size_; }
+  std::size_t size() const { return size_; }
+  bool full() const { return size_ == N; }
+  T& operator[](std::size_t i) { return items_[i]; }
+  void push_back(T v) { items_[size_++] = v; }
+  void clear() { size_ = 0; }
+
+ private:
+  T items_[N] = {};
+  std::size_t size_ = 0;
+};
+
+constexpr std::size_t kMaxThreads = 4096;
+FixedList<ThreadHandle*, kMaxThreads> g_thread_list;  // registration order; never freed
+FixedList<ThreadHandle*, kMaxThreads>& threads() { return g_thread_list; }
 ThreadHandle* g_running = nullptr;
 std::uint64_t g_rng = 0;
-std::vector<std::uint64_t>& change_points() {  // sorted steps
-  static auto* v = new std::vector<std::uint64_t>;
-  return *v;
-}
+FixedList<std::uint64_t, 16> g_change_list;  // sorted steps (depth <= 16)
+FixedList<std::uint64_t, 16>& change_points() { return g_change_list; }
 std::size_t g_next_change = 0;
 std::uint64_t g_steps = 0;
 std::uint64_t g_hash = 0xcbf29ce484222325ULL;
@@ -151,6 +168,8 @@ std::uint64_t g_preemptions = 0;
 std::uint64_t g_timeouts = 0;
 std::uint64_t g_wait_seq = 0;
 std::uint64_t g_last_progress = 0;
+std::uint64_t g_pending = 0;                 // threads with `pending` set
+std::atomic<std::uint32_t> g_arrivals{0};   // futex word: a pending thread arrived
 
 // Noise mode keeps no shared schedule, only counters.
 std::atomic<std::uint64_t> g_noise_threads{0};
@@ -166,7 +185,17 @@ struct ExitGuard {
   }
 };
 thread_local ThreadHandle* t_self = nullptr;
+// The guard's first use registers its destructor, which allocates: never
+// before a sanitizer's own thread start routine has run.
 thread_local ExitGuard t_guard;
+thread_local bool t_guard_armed = false;
+
+void arm_exit_guard() {
+  if (!t_guard_armed) {
+    t_guard_armed = true;
+    t_guard.armed = true;
+  }
+}
 thread_local std::uint64_t t_noise_rng = 0;
 thread_local bool t_noise_seeded = false;
 
@@ -179,6 +208,10 @@ void hash_in(std::uint64_t v) {
 
 // A fresh thread record with a random priority above every change point's.
 ThreadHandle* new_thread_locked() {
+  if (threads().full()) {
+    write_all(2, "racegate-explore: more than 4096 threads; PCT cannot schedule this program\n");
+    _exit(kExitBadConfig);
+  }
   auto* t = new ThreadHandle;
   t->id = static_cast<std::uint32_t>(threads().size());
   const auto floor = static_cast<std::uint64_t>(g_config.depth);
@@ -196,10 +229,8 @@ ThreadHandle* new_thread_locked() {
 // The calling thread's record; a thread seen for the first time is
 // registered enabled (and takes the token if nobody holds it).
 ThreadHandle* self_locked() {
-  if (t_self == nullptr) {
-    t_self = new_thread_locked();
-    t_guard.armed = true;
-  }
+  if (t_self == nullptr) t_self = new_thread_locked();
+  arm_exit_guard();
   return t_self;
 }
 
@@ -242,8 +273,10 @@ void write_stats_locked(const char* outcome) {
   if (g_stats_map == nullptr) return;
   const std::string json = stats_json(stats_locked(), g_config, outcome);
   const std::size_t n = std::min(json.size(), kStatsBytes);
-  std::memcpy(g_stats_map, json.data(), n);
-  std::memset(g_stats_map + n, ' ', kStatsBytes - n);
+  // Byte by byte through a volatile pointer: neither memcpy nor a loop the
+  // compiler turns into one, which a sanitizer would intercept.
+  volatile char* out = g_stats_map;
+  for (std::size_t i = 0; i < kStatsBytes; ++i) out[i] = i < n ? json[i] : ' ';
 }
 
 void write_stats_at_exit() {
@@ -377,7 +410,36 @@ void wake_locked(const void* object, bool all) {
   if (g_running == nullptr) dispatch_locked();
 }
 
+void clear_pending_locked(ThreadHandle* t) {
+  if (!t->pending) return;
+  t->pending = false;
+  --g_pending;
+  g_arrivals.fetch_add(1, std::memory_order_release);
+  futex(&g_arrivals, FUTEX_WAKE_PRIVATE, INT32_MAX, nullptr);
+}
+
+// Holds the caller until every pending thread reached its first point; one
+// that takes longer than the slice is counted as a preemption and let go.
+void await_pending_locked() {
+  while (g_pending > 0) {
+    const std::uint32_t seen = g_arrivals.load(std::memory_order_acquire);
+    g_lock.unlock();
+    const timespec slice{static_cast<time_t>(g_config.slice_ms / 1000),
+                         static_cast<long>(g_config.slice_ms % 1000) * 1'000'000L};
+    futex(&g_arrivals, FUTEX_WAIT_PRIVATE, seen, &slice);
+    g_lock.lock();
+    const std::uint64_t now = now_ns();
+    for (ThreadHandle* t : threads()) {
+      if (t->pending && now - t->pending_since >= std::uint64_t{g_config.slice_ms} * 1'000'000u) {
+        clear_pending_locked(t);
+        ++g_preemptions;
+      }
+    }
+  }
+}
+
 void thread_exit_locked(ThreadHandle* t) {
+  clear_pending_locked(t);
   if (t->state == State::kExited) return;
   t->state = State::kExited;
   wake_locked(t, true);
@@ -425,6 +487,9 @@ bool configure(const Config& config) {
   }
   if (const char* path = std::getenv("RACEGATE_EXPLORE_STATS"); path != nullptr && *path != '\0') {
     map_stats_file(path);
+    // The statistics are this process's: a child it starts (a sanitizer's
+    // symbolizer, a worker process) must not truncate the file.
+    unsetenv("RACEGATE_EXPLORE_STATS");
     write_stats_locked("running");
     std::atexit(write_stats_at_exit);
   }
@@ -455,6 +520,8 @@ void point(Kind kind, const void* /*object*/) noexcept {
   }
   Locked hold(g_lock);
   ThreadHandle* t = self_locked();
+  clear_pending_locked(t);
+  await_pending_locked();
   if (g_running == t) {
     ++g_steps;
     hash_in((std::uint64_t{t->id} << 8) | static_cast<std::uint64_t>(kind));
@@ -514,7 +581,7 @@ void enter() noexcept {
   enter_locked(self_locked());
 }
 
-ThreadHandle* prepare_thread() noexcept {
+ThreadHandle* prepare_thread(bool pending) noexcept {
   if (mode() != Mode::kPct) return nullptr;
   Locked hold(g_lock);
   ThreadHandle* creator = self_locked();
@@ -523,12 +590,19 @@ ThreadHandle* prepare_thread() noexcept {
     g_running = creator;
     g_last_progress = now_ns();
   }
-  return new_thread_locked();
+  ThreadHandle* child = new_thread_locked();
+  if (pending) {
+    child->pending = true;
+    child->pending_since = now_ns();
+    ++g_pending;
+  }
+  return child;
 }
 
 void cancel_thread(ThreadHandle* handle) noexcept {
   if (handle == nullptr) return;
   Locked hold(g_lock);
+  clear_pending_locked(handle);
   handle->state = State::kExited;
 }
 
@@ -537,8 +611,10 @@ void adopt_thread(ThreadHandle* handle, bool wait) noexcept {
   KeepErrno keep;
   Locked hold(g_lock);
   t_self = handle;
-  t_guard.armed = true;
-  if (wait) enter_locked(handle);
+  if (wait) {
+    arm_exit_guard();
+    enter_locked(handle);
+  }
 }
 
 void thread_exit() noexcept {
@@ -548,7 +624,7 @@ void thread_exit() noexcept {
   if (t_self == nullptr) return;
   thread_exit_locked(t_self);
   t_self = nullptr;
-  t_guard.armed = false;
+  if (t_guard_armed) t_guard.armed = false;
 }
 
 void join_thread(ThreadHandle* handle) noexcept {
@@ -569,8 +645,8 @@ ThreadHandle* thread_by_key(unsigned long key) noexcept {
   if (mode() != Mode::kPct || key == 0) return nullptr;
   Locked hold(g_lock);
   // The newest first: a pthread_t may be reused once its thread was joined.
-  for (auto it = threads().rbegin(); it != threads().rend(); ++it) {
-    if ((*it)->key == key) return *it;
+  for (std::size_t i = threads().size(); i-- > 0;) {
+    if (threads()[i]->key == key) return threads()[i];
   }
   return nullptr;
 }

@@ -18,6 +18,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <semaphore.h>
+#include <signal.h>
 
 #include <atomic>
 #include <cerrno>
@@ -46,7 +47,13 @@ void* next_symbol(const char* name, const char* version) {
   }())
 
 constexpr const char* kCondVersion = "GLIBC_2.3.2";
-bool g_tsan = false;
+// A sanitizer's pthread_create interceptor (TSan, ASan) waits, after this
+// library's pthread_create returned, until the child has run the sanitizer's
+// start routine. So in a sanitized program the creator takes no step inside
+// pthread_create and the child does not wait for the token before that
+// routine: it is registered all the same and takes its turn at its first
+// point.
+bool g_sanitized = false;
 
 bool pct() { return ex::mode() == ex::Mode::kPct; }
 
@@ -68,27 +75,41 @@ int relock(pthread_mutex_t* m) {
   return take(m, [m] { return RG_REAL(pthread_mutex_trylock, nullptr)(m); }, false);
 }
 
+// What a new thread needs to start, passed from the creator. The child must
+// not allocate or free before a sanitizer's start routine (which this one
+// calls) has set the thread up, so the records come from a fixed pool, and
+// the rare overflow is allocated by the creator and never freed.
 struct Boot {
   void* (*start)(void*);
   void* arg;
   ex::ThreadHandle* handle;
+  std::atomic<bool> used{false};
 };
+constexpr int kBootSlots = 1024;
+Boot g_boots[kBootSlots];
+
+Boot* take_boot() {
+  for (Boot& b : g_boots) {
+    bool expected = false;
+    if (b.used.compare_exchange_strong(expected, true, std::memory_order_acquire)) return &b;
+  }
+  auto* b = new Boot;
+  b->used.store(true);
+  return b;
+}
 
 void* boot_thread(void* p) {
-  Boot boot = *static_cast<Boot*>(p);
-  delete static_cast<Boot*>(p);
-  // In a TSan build the creator waits (outside any schedule point) until
-  // TSan's start routine, called below, has run: the child must not wait for
-  // the token before it. It is registered, so it takes its turn at its first
-  // point all the same.
-  ex::adopt_thread(boot.handle, !g_tsan);
+  auto* record = static_cast<Boot*>(p);
+  const Boot boot{record->start, record->arg, record->handle, {}};
+  record->used.store(false, std::memory_order_release);
+  ex::adopt_thread(boot.handle, !g_sanitized);
   void* result = boot.start(boot.arg);
   ex::thread_exit();
   return result;
 }
 
 __attribute__((constructor)) void init_preload() {
-  g_tsan = dlsym(RTLD_DEFAULT, "__tsan_init") != nullptr;
+  g_sanitized = dlsym(RTLD_DEFAULT, "__tsan_init") != nullptr || dlsym(RTLD_DEFAULT, "__asan_init") != nullptr;
   ex::configure_from_env();
 }
 
@@ -236,21 +257,40 @@ int sched_yield() {
   return RG_REAL(sched_yield, nullptr)();
 }
 
+}  // extern "C"
+
+namespace {
+// A sanitizer starts its own threads (TSan's background thread) through the
+// same pthread_create, with no attributes, no argument and every signal
+// blocked; they never reach a schedule point, so they are not scheduled.
+bool sanitizer_thread(const pthread_attr_t* attr, void* arg) {
+  if (!g_sanitized || attr != nullptr || arg != nullptr) return false;
+  sigset_t mask;
+  return pthread_sigmask(SIG_BLOCK, nullptr, &mask) == 0 && sigismember(&mask, SIGSEGV) == 1 &&
+         sigismember(&mask, SIGILL) == 1;
+}
+}  // namespace
+
+extern "C" {
+
 int pthread_create(pthread_t* thread, const pthread_attr_t* attr, void* (*start)(void*), void* arg) {
-  if (!pct()) {
+  if (!pct() || sanitizer_thread(attr, arg)) {
     ex::point(ex::Kind::kThreadStart, nullptr);
     return RG_REAL(pthread_create, nullptr)(thread, attr, start, arg);
   }
-  ex::ThreadHandle* handle = ex::prepare_thread();
-  auto* boot = new Boot{start, arg, handle};
+  ex::ThreadHandle* handle = ex::prepare_thread(g_sanitized);
+  Boot* boot = take_boot();
+  boot->start = start;
+  boot->arg = arg;
+  boot->handle = handle;
   const int rc = RG_REAL(pthread_create, nullptr)(thread, attr, boot_thread, boot);
   if (rc != 0) {
     ex::cancel_thread(handle);
-    delete boot;
+    boot->used.store(false, std::memory_order_release);
     return rc;
   }
   ex::set_thread_key(handle, static_cast<unsigned long>(*thread));
-  ex::point(ex::Kind::kThreadStart, handle);
+  if (!g_sanitized) ex::point(ex::Kind::kThreadStart, handle);
   return 0;
 }
 

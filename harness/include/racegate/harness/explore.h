@@ -113,14 +113,17 @@ void wake_all(const void* object) noexcept;
 void leave() noexcept;
 void enter() noexcept;
 
-// Threads. `prepare_thread` registers a child before it starts (in the
-// creator, so that registration order is deterministic); the child calls
+// Threads. `prepare_thread(pending)` registers a child before it starts (in
+// the creator, so that registration order is deterministic); the child calls
 // `adopt_thread(handle, wait)` first thing (wait: take the token before
-// returning) and `thread_exit()` last. `join_thread` blocks until the
+// returning) and `thread_exit()` last. A pending child (one that cannot wait
+// for the token before its first point) holds every other thread at its next
+// point until it reaches its own first point (or a time slice passed), so
+// that what it runs before that point does not overlap anything. `join_thread` blocks until the
 // handle's thread has exited. Threads not created this way register at their
 // first point and exit through a thread-local destructor.
 struct ThreadHandle;
-ThreadHandle* prepare_thread() noexcept;
+ThreadHandle* prepare_thread(bool pending) noexcept;
 void cancel_thread(ThreadHandle* handle) noexcept;
 void adopt_thread(ThreadHandle* handle, bool wait) noexcept;
 void thread_exit() noexcept;
