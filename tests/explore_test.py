@@ -54,7 +54,7 @@ class Run:
     def message(self):
         for line in self.stderr.splitlines():
             if "planted bug shown" in line or "racegate-explore:" in line or "Sanitizer:" in line:
-                return re.sub(r"\(pid=\d+\)|0x[0-9a-f]+", "", line).strip()
+                return re.sub(r"\(pid=\d+\)|==\d+==|0x[0-9a-f]+", "", line).strip()
         return ""
 
 
