@@ -1,0 +1,149 @@
+// racegate/harness/explore.h — schedule exploration: noise injection and a
+// PCT scheduler behind one schedule-point call.
+//
+// A program (or the preload library that interposes its pthread calls) calls
+// `explore::point(kind, object)` at every synchronizing operation. What the
+// call does depends on the configuration, read once from a string such as
+// "mode=pct,seed=7,depth=2" (usually the RACEGATE_EXPLORE environment
+// variable, so that case binaries and preloaded programs share it):
+//
+//   mode=off    nothing; point() is one relaxed load and a branch.
+//   mode=noise  with a seeded per-thread probability (level/10) the thread
+//               yields, sleeps briefly or is delayed, so that rare
+//               interleavings become common.
+//   mode=pct    Probabilistic Concurrency Testing (Burckhardt et al. 2010):
+//               one registered thread runs at a time (it holds the token);
+//               each thread gets a random distinct priority when it
+//               registers; at depth-1 steps chosen at random among the first
+//               `steps` the running thread's priority drops below every
+//               other; at every point the highest-priority enabled thread
+//               runs.
+//
+// PCT blocking protocol. A thread that would block on an object calls
+// `block_on(object)`: it is disabled until another thread calls
+// `wake_one(object)` / `wake_all(object)`, and returns holding the token.
+// A call that blocks in the kernel on something the scheduler does not model
+// is bracketed by `leave()` / `enter()`. A running thread that reaches no
+// point within the time slice (slice_ms) is treated as preempted: the next
+// thread runs and the event is counted. When every registered thread is
+// disabled and none is outside the scheduler, a timed wait is timed out
+// (`block_on_timed` returns false) if there is one; otherwise the run is a
+// deadlock: "racegate-explore: deadlock" on stderr, exit code kExitDeadlock.
+//
+// Determinism: with the same configuration and a program whose threads only
+// synchronize through points, the schedule, and so `Stats::trace_hash`, is
+// the same. A run with slice preemptions or leave()/enter() may diverge.
+//
+// Statistics (threads seen, steps, slice preemptions, trace hash) are written
+// as JSON at exit to the file named by RACEGATE_EXPLORE_STATS, if set.
+//
+// Thread-safety: every function may be called from any thread once
+// `configure` has returned; `configure` must run before the threads it
+// should see start. The engine uses raw futexes and never calls the pthread
+// functions the preload library interposes.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace racegate::explore {
+
+enum class Mode : std::uint8_t { kOff, kNoise, kPct };
+
+// The exit code of a run that PCT found deadlocked.
+inline constexpr int kExitDeadlock = 86;
+// The exit code of a run whose configuration could not be read.
+inline constexpr int kExitBadConfig = 2;
+
+struct Config {
+  Mode mode = Mode::kOff;
+  std::uint64_t seed = 1;
+  int depth = 1;             // PCT: bug depth d; d-1 priority change points
+  std::uint64_t steps = 64;  // PCT: k, the steps change points are drawn from
+  int level = 3;             // noise: probability level/10 per point, 1..10
+  unsigned slice_ms = 100;   // PCT: time slice before a silent thread is preempted
+};
+
+// Parses "key=value,key=value" (keys: mode, seed, depth, steps, level,
+// slice_ms). On error, `error` names the offending item.
+struct ParseResult {
+  std::optional<Config> config;
+  std::string error;
+};
+ParseResult parse_config(std::string_view text);
+
+// The configuration as a string parse_config reads back (a replay token).
+std::string to_string(const Config& config);
+
+enum class Kind : std::uint8_t {
+  kLock,
+  kTryLock,
+  kUnlock,
+  kCondWait,
+  kCondSignal,
+  kCondBroadcast,
+  kSemWait,
+  kSemPost,
+  kThreadStart,
+  kThreadJoin,
+  kYield,
+  kOther,
+};
+
+// Installs `config` (once; later calls are ignored and return false).
+bool configure(const Config& config);
+
+// Reads RACEGATE_EXPLORE (absent or empty: off). A bad value is reported on
+// stderr naming the variable and the item, and the process exits with
+// kExitBadConfig.
+void configure_from_env();
+
+Mode mode() noexcept;
+
+// A schedule step of the calling thread (registering it if new).
+void point(Kind kind, const void* object) noexcept;
+
+// PCT only (no-ops otherwise; block_on* return at once, block_on_timed true).
+void block_on(const void* object) noexcept;
+[[nodiscard]] bool block_on_timed(const void* object) noexcept;
+void wake_one(const void* object) noexcept;
+void wake_all(const void* object) noexcept;
+void leave() noexcept;
+void enter() noexcept;
+
+// Threads. `prepare_thread(pending)` registers a child before it starts (in
+// the creator, so that registration order is deterministic); the child calls
+// `adopt_thread(handle, wait)` first thing (wait: take the token before
+// returning) and `thread_exit()` last. A pending child (one that cannot wait
+// for the token before its first point) holds every other thread at its next
+// point until it reaches its own first point (or a time slice passed), so
+// that what it runs before that point does not overlap anything. `join_thread` blocks until the
+// handle's thread has exited. Threads not created this way register at their
+// first point and exit through a thread-local destructor.
+struct ThreadHandle;
+ThreadHandle* prepare_thread(bool pending) noexcept;
+void cancel_thread(ThreadHandle* handle) noexcept;
+void adopt_thread(ThreadHandle* handle, bool wait) noexcept;
+void thread_exit() noexcept;
+void join_thread(ThreadHandle* handle) noexcept;
+// The preload library finds a handle by its pthread_t (0 forgets it).
+void set_thread_key(ThreadHandle* handle, unsigned long key) noexcept;
+ThreadHandle* thread_by_key(unsigned long key) noexcept;
+
+struct Stats {
+  Mode mode = Mode::kOff;
+  std::uint64_t threads = 0;
+  std::uint64_t steps = 0;
+  std::uint64_t slice_preemptions = 0;
+  std::uint64_t timeouts_fired = 0;
+  std::uint64_t noise_delays = 0;
+  std::uint64_t trace_hash = 0;
+};
+Stats stats() noexcept;
+
+// The statistics as one JSON object (with the configuration and `outcome`).
+std::string stats_json(const Stats& stats, const Config& config, std::string_view outcome);
+
+}  // namespace racegate::explore

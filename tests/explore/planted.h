@@ -1,0 +1,52 @@
+// Shared by the planted-bug programs of schedule exploration. Each program
+// holds one concurrency bug that is not a data race (every shared variable is
+// a std::atomic or guarded by a std::mutex) and that shows only under a rare
+// interleaving; when it shows, the program says so on stderr and exits 1.
+#pragma once
+
+#include <signal.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+
+namespace planted {
+
+[[noreturn]] inline void bug(const char* what) {
+  std::fprintf(stderr, "planted bug shown: %s\n", what);
+  std::fflush(stderr);
+  std::_Exit(1);
+}
+
+// Work that reaches no schedule point (a few milliseconds): what a thread
+// does before the racy step, which is why a plain run rarely shows the bug
+// (even on a loaded machine, where a woken thread may preempt its waker).
+inline void work(int iterations = 5'000'000) {
+  volatile unsigned sink = 0;
+  for (int i = 0; i < iterations; ++i) sink = sink * 31u + static_cast<unsigned>(i);
+}
+
+// For programs whose bug is a hang (a deadlock, a wait nobody ends): a run
+// that has not finished after `ms` milliseconds shows the bug. Under PCT the
+// scheduler reports the hang itself, long before.
+inline void hang_watchdog(const char* what, int ms) {
+  static const char* message = nullptr;
+  message = what;
+  struct sigaction sa {};
+  sa.sa_handler = [](int) {
+    (void)!write(2, "planted bug shown: ", 19);
+    std::size_t n = 0;
+    while (message[n] != '\0') ++n;
+    (void)!write(2, message, n);
+    (void)!write(2, "\n", 1);
+    _exit(1);
+  };
+  sigaction(SIGALRM, &sa, nullptr);
+  itimerval timer{};
+  timer.it_value.tv_sec = ms / 1000;
+  timer.it_value.tv_usec = (ms % 1000) * 1000;
+  setitimer(ITIMER_REAL, &timer, nullptr);
+}
+
+}  // namespace planted
