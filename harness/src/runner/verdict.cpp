@@ -70,19 +70,29 @@ void judge(const Unit& unit, const Observation& obs, reports::UnitResult& u) {
     }
   }
   if (have_result) {
-    u.trials_run = result.value("trials_run", 0);
-    u.counterexample = result.value("counterexample", "");
-    if (auto it = result.find("outcomes"); it != result.end() && it->is_array()) {
-      for (const auto& o : *it) {
-        u.outcomes.push_back({o.value("name", ""), o.value("grade", ""), o.value("count", 0ull)});
+    // A field of the wrong type is a malformed result too, never an
+    // exception out of the runner.
+    try {
+      u.trials_run = result.value("trials_run", 0);
+      u.counterexample = result.value("counterexample", "");
+      if (auto it = result.find("outcomes"); it != result.end() && it->is_array()) {
+        for (const auto& o : *it) {
+          u.outcomes.push_back({o.value("name", ""), o.value("grade", ""), o.value("count", 0ull)});
+        }
       }
-    }
-    if (auto it = result.find("skipped_checks"); it != result.end() && it->is_array()) {
-      for (const auto& sc : *it) {
-        if (sc.is_object()) u.skipped_checks.push_back({sc.value("check", ""), sc.value("reason", "")});
+      if (auto it = result.find("skipped_checks"); it != result.end() && it->is_array()) {
+        for (const auto& sc : *it) {
+          if (sc.is_object()) u.skipped_checks.push_back({sc.value("check", ""), sc.value("reason", "")});
+        }
       }
+      if (result.value("failed", false)) raise_to(u, Verdict::kFail, result.value("message", "failed"));
+    } catch (const nlohmann::json::exception& e) {
+      have_result = false;
+      u.trials_run = 0;
+      u.outcomes.clear();
+      u.skipped_checks.clear();
+      raise_to(u, Verdict::kError, fmt::format("the case wrote a malformed result: {}", e.what()));
     }
-    if (result.value("failed", false)) raise_to(u, Verdict::kFail, result.value("message", "failed"));
   }
 
   // Sanitizer findings against the expectation.
