@@ -35,13 +35,13 @@ endfunction()
 set(_rg_model ${_rg_reports_dir}/src/model_json.cpp ${_rg_reports_dir}/src/results_file.cpp)
 racegate_add_fuzzer(result_fuzzer
   SOURCES fuzz/result_fuzzer.cpp ${PROJECT_SOURCE_DIR}/harness/src/runner/verdict.cpp ${_rg_model}
-  SEEDS ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/seeds/result MAX_TIME 8)
+  SEEDS ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/seeds/result MAX_TIME 7)
 racegate_add_fuzzer(results_fuzzer
   SOURCES fuzz/results_fuzzer.cpp ${_rg_model}
-  SEEDS ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/seeds/results MAX_TIME 8)
+  SEEDS ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/seeds/results MAX_TIME 7)
 racegate_add_fuzzer(baseline_fuzzer
   SOURCES fuzz/baseline_fuzzer.cpp ${_rg_reports_dir}/src/baseline.cpp ${_rg_model}
-  SEEDS ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/seeds/baseline MAX_TIME 8)
+  SEEDS ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/seeds/baseline MAX_TIME 7)
 racegate_add_fuzzer(suppressions_fuzzer
   SOURCES fuzz/suppressions_fuzzer.cpp ${_rg_reports_dir}/src/baseline.cpp ${_rg_model}
-  SEEDS ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/seeds/suppressions MAX_TIME 8)
+  SEEDS ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/seeds/suppressions MAX_TIME 7)
