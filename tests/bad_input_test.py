@@ -90,6 +90,12 @@ class MalformedResults(Base):
         "other_schema.jsonl": ('{"schema":"something-else/9"}\n', 1, "schema"),
         "empty.jsonl": ("", 1, "empty"),
         "array.jsonl": (HEADER + "\n[1,2]\n", 2, "object"),
+        # Found by results_fuzzer: a float out of an int's range (undefined
+        # behaviour to convert), and a number too large for a double.
+        "float_out_of_range.jsonl": (HEADER + "\n" + UNIT[:-1] + ',"signal":2.5e70}\n', 2, "does not fit"),
+        "negative_unsigned.jsonl": (HEADER + "\n" + UNIT[:-1] + ',"seed":-1.5}\n', 2, "does not fit"),
+        "number_overflow.json": ('{\n  "schema": "racegate-run/1",\n  "run": {},\n  "units": [\n    {"signal": 1E99999}]\n}\n',
+                                 5, "number overflow"),
         "binary.jsonl": (HEADER + "\n\x00\x01\x02garbage\xff\n", 2, "not JSON"),
         "report_broken.json": ('{\n  "schema": "racegate-run/1",\n  "run": {},\n  "units": [\n    {"case_id": }\n  ]\n}\n',
                                5, "not valid JSON"),
@@ -152,6 +158,9 @@ class MalformedGateFiles(Base):
             "duplicate.json": ('{"schema": "racegate-baseline/1", "findings": [\n'
                                '  {"signature": "0123456789abcdef"},\n  {"signature": "0123456789abcdef"}]}\n', 3),
             "wrong_type.json": ('{"schema": "racegate-baseline/1", "findings": [\n  {"signature": 12}]}\n', 2),
+            "number_overflow.json": ('{"schema": "racegate-baseline/1",\n "findings": [\n  {"x": 3E99999}]}\n', 3),
+            "float_line.json": ('{"schema": "racegate-baseline/1", "findings": [\n'
+                                '  {"signature": "0123456789abcdef", "location": {"line": 1e300}}]}\n', 2),
         }
         for name, (text, line) in cases.items():
             with self.subTest(name=name):

@@ -85,9 +85,8 @@ Baseline parse_baseline(std::string_view text, const std::string& name) {
   json j;
   try {
     j = json::parse(text);
-  } catch (const json::parse_error& e) {
-    throw InputError(fmt::format("{}:{}: not valid JSON ({})", name, line_of_offset(text, e.byte),
-                                 e.what()));
+  } catch (const json::exception& e) {
+    throw InputError(fmt::format("{}:{}: not valid JSON ({})", name, line_of_json_error(text, e), e.what()));
   }
   const auto schema = j.is_object() ? j.find("schema") : j.end();
   if (!j.is_object() || schema == j.end() || !schema->is_string() || schema->get<std::string>() != kBaselineSchema) {
@@ -114,7 +113,7 @@ Baseline parse_baseline(std::string_view text, const std::string& name) {
       if (e.contains("location")) k.location = e.at("location").get<SourceLocation>();
       k.first_seen = e.value("first_seen", std::string());
       k.reason = e.value("reason", std::string());
-    } catch (const json::exception& ex) {
+    } catch (const std::exception& ex) {  // json::exception, or a number that does not fit
       throw bad(ex.what());
     }
     if (!is_hex(k.signature)) throw bad(fmt::format("signature '{}' is not a hex string", printable_excerpt(k.signature)));

@@ -34,7 +34,7 @@ UnitResult unit_of(const json& j, const std::string& where) {
   }
   try {
     return j.get<UnitResult>();
-  } catch (const json::exception& e) {
+  } catch (const std::exception& e) {  // json::exception, or a number that does not fit
     throw InputError(where + fmt::format(": unit {}: {}", printable_excerpt(id->get<std::string>()), e.what()));
   }
 }
@@ -44,7 +44,7 @@ RunInfo info_of(const json& j, const std::string& where) {
   if (r == j.end() || !r->is_object()) throw InputError(where + ": the header needs a \"run\" object");
   try {
     return r->get<RunInfo>();
-  } catch (const json::exception& e) {
+  } catch (const std::exception& e) {  // json::exception, or a number that does not fit
     throw InputError(where + ": the run facts: " + e.what());
   }
 }
@@ -62,8 +62,8 @@ Run parse_document(std::string_view text, const std::string& name) {
   json j;
   try {
     j = json::parse(text);
-  } catch (const json::parse_error& e) {
-    throw InputError(fmt::format("{}:{}: not valid JSON ({})", name, line_of_offset(text, e.byte), e.what()));
+  } catch (const json::exception& e) {
+    throw InputError(fmt::format("{}:{}: not valid JSON ({})", name, line_of_json_error(text, e), e.what()));
   }
   if (!j.is_object() || j.value("schema", std::string()) != kRunSchema) {
     throw InputError(fmt::format("{}:1: not a racegate report.json (expected \"schema\": \"{}\")", name, kRunSchema));
@@ -87,6 +87,18 @@ std::string printable_excerpt(std::string_view text, std::size_t max) {
     out += (u < 0x20 || u >= 0x7f) ? fmt::format("\\x{:02x}", u) : std::string(1, c);
   }
   return text.size() > max ? out + "..." : out;
+}
+
+int line_of_json_error(std::string_view text, const std::exception& e) {
+  if (const auto* p = dynamic_cast<const nlohmann::json::parse_error*>(&e)) return line_of_offset(text, p->byte);
+  // "number overflow parsing '1E999'": the line of that number.
+  const std::string_view what = e.what();
+  const auto open = what.find('\''), close = what.rfind('\'');
+  if (open != std::string_view::npos && close > open + 1) {
+    const auto at = text.find(what.substr(open + 1, close - open - 1));
+    if (at != std::string_view::npos) return line_of_offset(text, at);
+  }
+  return 1;
 }
 
 int line_of_offset(std::string_view text, std::size_t offset) {

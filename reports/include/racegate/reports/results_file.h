@@ -12,6 +12,7 @@
 // binary output or a symbol name that is not UTF-8 never stops a run.
 #pragma once
 
+#include <exception>
 #include <filesystem>
 #include <string>
 #include <string_view>
@@ -39,6 +40,10 @@ std::string printable_excerpt(std::string_view text, std::size_t max = 60);
 
 // 1-based line of byte `offset` in `text` (for "FILE:LINE" messages).
 int line_of_offset(std::string_view text, std::size_t offset);
+
+// The line of the JSON error `e` in `text` (the byte of a parse error, the
+// number of a number overflow), 1 when it cannot be told.
+int line_of_json_error(std::string_view text, const std::exception& e);
 
 // Reads and joins the given files (shards); throws InputError.
 Run read_results_files(const std::vector<std::filesystem::path>& files, std::vector<std::string>& warnings);
