@@ -223,7 +223,7 @@ class BrokenOutputDirectory(Base):
             "report": ["report", "--from", self.good, "--out", out, "--format", FORMATS],
             "merge": ["merge", self.good, self.good, "--out", out, "--format", FORMATS],
             "run": ["run", "--no-doctor", "--binary", CASES, "--filter", "misbehave.property_fails",
-                    "--variants", "plain", "--trials", "5", "--jobs", "1", "--out", out, "--format", FORMATS],
+                    "--trials", "5", "--jobs", "1", "--out", out, "--format", FORMATS],
             "gate": ["gate", "--no-doctor", "--out", out, "--format", FORMATS, "--", "true"],
         }
 
@@ -291,7 +291,7 @@ class BrokenOutputDirectory(Base):
         # before the unit can end.
         out = os.path.join(self.tmp, "doomed")
         p = subprocess.Popen([RACEGATE, "run", "--no-doctor", "--binary", CASES, "--filter", "misbehave.hang",
-                              "--variants", "plain", "--jobs", "1", "--out", out, "--format", FORMATS],
+                              "--jobs", "1", "--out", out, "--format", FORMATS],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         try:
             deadline = time.monotonic() + 60
