@@ -99,6 +99,8 @@ class MalformedResults(Base):
         "binary.jsonl": (HEADER + "\n\x00\x01\x02garbage\xff\n", 2, "not JSON"),
         "report_broken.json": ('{\n  "schema": "racegate-run/1",\n  "run": {},\n  "units": [\n    {"case_id": }\n  ]\n}\n',
                                5, "not valid JSON"),
+        # Found by results_fuzzer: a schema that is not a string.
+        "report_schema_object.json": ('{\n  "schema": {"x": 1},\n  "units": []\n}\n', 1, "not a racegate report.json"),
         "report_bad_unit.json": ('{\n  "schema": "racegate-run/1",\n  "run": {},\n  "units": [{"case_id": "x"}]\n}\n',
                                  1, "verdict"),
     }

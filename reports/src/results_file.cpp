@@ -65,7 +65,8 @@ Run parse_document(std::string_view text, const std::string& name) {
   } catch (const json::exception& e) {
     throw InputError(fmt::format("{}:{}: not valid JSON ({})", name, line_of_json_error(text, e), e.what()));
   }
-  if (!j.is_object() || j.value("schema", std::string()) != kRunSchema) {
+  const auto schema = j.is_object() ? j.find("schema") : j.end();
+  if (!j.is_object() || schema == j.end() || !schema->is_string() || schema->get<std::string>() != kRunSchema) {
     throw InputError(fmt::format("{}:1: not a racegate report.json (expected \"schema\": \"{}\")", name, kRunSchema));
   }
   Run run;
