@@ -3,7 +3,7 @@
 # results.jsonl / report.json reader of `racegate report` and `merge`, the
 # gate's baseline, and the TSan suppressions and ignore list files. Clang
 # only (the tsan and asan presets). Each gets a bounded smoke test; with
-# parse_fuzzer's 20 s they stay under a minute in all. A longer campaign:
+# parse_fuzzer's 15 s they stay under a minute in all. A longer campaign:
 # docs/fuzzing.md.
 if(NOT CMAKE_CXX_COMPILER_ID MATCHES "Clang")
   return()
