@@ -775,6 +775,128 @@ TEST(ParseRobustness, LargeLogIsLinear) {
   RecordProperty("parse_seconds_10MB", std::to_string(seconds));
 }
 
+namespace {
+
+// A replace-all for the tests below.
+std::string replaced(std::string text, const std::string& from, const std::string& to) {
+  for (std::size_t at = text.find(from); at != std::string::npos; at = text.find(from, at + to.size())) {
+    text.replace(at, from.size(), to);
+  }
+  return text;
+}
+
+}  // namespace
+
+TEST(ParseRobustness, HundredMegabyteLog) {
+  // 100 MB of program output with a real report every ~1 MB: every report is
+  // found, in order, with its raw text whole.
+  const std::string report = fixture("tsan_data_race");
+  const std::string one = rr::parse_sanitizer_log(report).at(0).raw;
+  std::string filler;
+  for (int i = 0; filler.size() < (1u << 20); ++i) filler += "output line " + std::to_string(i) + " of the program\n";
+  std::string big;
+  big.reserve((100u << 20) + (2u << 20));
+  std::size_t reports = 0;
+  while (big.size() < (100u << 20)) {
+    big += filler;
+    big += report;
+    ++reports;
+  }
+  ASSERT_GE(big.size(), 100u << 20);
+  auto t0 = std::chrono::steady_clock::now();
+  auto fs = rr::parse_sanitizer_log(big);
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  big.clear();
+  big.shrink_to_fit();
+  ASSERT_EQ(fs.size(), reports);
+  for (const auto& f : fs) {
+    EXPECT_EQ(f.kind, "data-race");
+    EXPECT_EQ(f.raw, one);
+  }
+  RecordProperty("parse_seconds_100MB", std::to_string(seconds));
+}
+
+TEST(ParseRobustness, MegabyteLines) {
+  // A 1 MB line of output before and after a report, a 1 MB function name in
+  // one of its frames and a 1 MB line of nothing but spaces inside it: the
+  // report is read and the long name is kept whole.
+  const std::string huge_name(1u << 20, 'F');
+  std::string log = fixture("tsan_data_race");
+  log = replaced(log, "writer_main()", huge_name + "()");
+  const std::string cut = "\n  Previous write";
+  log.insert(log.find(cut), "\n" + std::string(1u << 20, ' '));
+  log = std::string(1u << 20, 'x') + "\n" + log + std::string(1u << 20, '#') + "\n";
+  auto fs = rr::parse_sanitizer_log(log);
+  ASSERT_EQ(fs.size(), 1u);
+  EXPECT_EQ(fs[0].kind, "data-race");
+  ASSERT_FALSE(fs[0].stacks.empty());
+  ASSERT_FALSE(fs[0].stacks[0].frames.empty());
+  EXPECT_EQ(fs[0].stacks[0].frames[0].function, huge_name + "()");
+  EXPECT_NE(fs[0].raw.find(huge_name), std::string::npos);
+  EXPECT_EQ(fs[0].raw.find(std::string(1u << 20, 'x')), std::string::npos) << "output before the report is not in it";
+}
+
+TEST(ParseRobustness, UnknownReportKinds) {
+  // Report kinds this parser has never seen, from each family: each is a
+  // finding with a kind made of its words, its stack read and its text kept.
+  std::string tsan = replaced(fixture("tsan_data_race"), "ThreadSanitizer: data race",
+                              "ThreadSanitizer: quantum entanglement of mutexes");
+  std::string asan = replaced(fixture("asan_heap_use_after_free"), "AddressSanitizer: heap-use-after-free",
+                              "AddressSanitizer: heap-time-travel");
+  std::string ubsan = replaced(fixture("ubsan_signed_overflow"), "runtime error: signed integer overflow",
+                               "runtime error: integer became sentient");
+  ASSERT_NE(tsan, fixture("tsan_data_race"));
+  ASSERT_NE(asan, fixture("asan_heap_use_after_free"));
+  ASSERT_NE(ubsan, fixture("ubsan_signed_overflow"));
+
+  auto t = rr::parse_sanitizer_log(tsan);
+  ASSERT_EQ(t.size(), 1u);
+  EXPECT_EQ(t[0].tool, "tsan");
+  EXPECT_EQ(t[0].kind, "quantum-entanglement-of-mutexes");
+  EXPECT_FALSE(t[0].stacks.empty());
+  EXPECT_NE(t[0].raw.find("quantum entanglement of mutexes"), std::string::npos);
+
+  auto a = rr::parse_sanitizer_log(asan);
+  ASSERT_FALSE(a.empty());
+  EXPECT_EQ(a[0].tool, "asan");
+  EXPECT_EQ(a[0].kind, "heap-time-travel");
+  EXPECT_FALSE(a[0].stacks.empty());
+  EXPECT_NE(a[0].raw.find("heap-time-travel"), std::string::npos);
+
+  auto u = rr::parse_sanitizer_log(ubsan);
+  ASSERT_FALSE(u.empty());
+  EXPECT_EQ(u[0].tool, "ubsan");
+  EXPECT_FALSE(u[0].kind.empty());
+  EXPECT_NE(u[0].raw.find("integer became sentient"), std::string::npos);
+  for (const auto* fs : {&t, &a, &u}) {
+    for (const auto& f : *fs) EXPECT_EQ(f.signature.size(), 16u);
+  }
+}
+
+TEST(ParseRobustness, NonUtf8PathsAndSymbols) {
+  // Bytes that are not UTF-8 (a Latin-1 path, a lone continuation byte, a cut
+  // multi-byte sequence, 0xff) in file paths and symbol names: read and kept
+  // byte for byte.
+  const std::string bad_fn = "writer_\xe9t\xe9\x80\xff()";
+  const std::string bad_dir = "/work/r\xe9pertoire\xc3/";
+  std::string log = replaced(fixture("tsan_data_race"), "writer_main()", bad_fn);
+  log = replaced(log, "/work/main/tests/fixtures/src/", bad_dir);
+  auto fs = rr::parse_sanitizer_log(log);
+  ASSERT_EQ(fs.size(), 1u);
+  const auto& fr = fs[0].stacks.at(0).frames.at(0);
+  EXPECT_EQ(fr.function, bad_fn);
+  EXPECT_EQ(fr.file, bad_dir + "tsan_data_race.cpp");
+  EXPECT_EQ(fs[0].location.function, bad_fn);
+  EXPECT_EQ(fs[0].location.file, bad_dir + "tsan_data_race.cpp");
+  EXPECT_NE(fs[0].raw.find(bad_fn), std::string::npos);
+  // The signature does not depend on the bytes being valid: another bad name
+  // is another signature, the same one the same.
+  auto again = rr::parse_sanitizer_log(log);
+  EXPECT_EQ(again.at(0).signature, fs[0].signature);
+  auto other = rr::parse_sanitizer_log(replaced(log, bad_fn, "writer_\xfe()"));
+  EXPECT_NE(other.at(0).signature, fs[0].signature);
+}
+
 // ------------------------------------------------------------ user frames
 
 TEST(ParseUserFrames, Classification) {

@@ -34,7 +34,7 @@ if(CMAKE_CXX_COMPILER_ID MATCHES "Clang")
       -DFUZZER=$<TARGET_FILE:parse_fuzzer>
       -DSEEDS=${CMAKE_CURRENT_SOURCE_DIR}/fixtures
       -DWORK=${CMAKE_CURRENT_BINARY_DIR}/parse_fuzzer_smoke
-      -DRUNS=50000 -DMAX_TIME=30
+      -DRUNS=50000 -DMAX_TIME=15
       -P ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/run_smoke.cmake)
   set_tests_properties(parse_fuzzer_smoke PROPERTIES LABELS "fuzz" TIMEOUT 120)
 endif()

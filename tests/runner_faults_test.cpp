@@ -156,9 +156,12 @@ class RunnerFaultsTest : public ::testing::Test {
     return wait_for(pid, 600);
   }
 
-  std::map<std::string, nlohmann::json> units_of(const fs::path& out, bool strict = true) {
+  // The units in out/results.jsonl (or in `file` of out, such as the
+  // results.jsonl.partial a running runner streams to).
+  std::map<std::string, nlohmann::json> units_of(const fs::path& out, bool strict = true,
+                                                 const std::string& file = "results.jsonl") {
     std::map<std::string, nlohmann::json> got;
-    for (const auto& j : results_lines(out / "results.jsonl", strict)) {
+    for (const auto& j : results_lines(out / file, strict)) {
       if (j.contains("case_id")) got[j.at("case_id")] = j;
     }
     return got;
@@ -283,7 +286,11 @@ TEST_P(SignalledMidRun, KeepsWhatFinishedAndLeavesNothing) {
     argv = {RACEGATE_RUNNER, "gate", "--no-doctor", "--out", out.string(), "--format", "json,junit,md", "--",
             RACEGATE_FAULTS, "--case", "fault.announce_and_block"};
   }
-  pid_t pid = start(argv, {"TMPDIR=" + tmp().string(), "RACEGATE_FAULT_STARTED=" + started.string()},
+  // Under `racegate run` the blocking unit also creates a shared-memory
+  // segment first: whatever ends the runner, the segment must not outlive it.
+  pid_t pid = start(argv,
+                    {"TMPDIR=" + tmp().string(), "RACEGATE_FAULT_STARTED=" + started.string(),
+                     std::string("RACEGATE_FAULT_SHM=") + (command == "run" ? "1" : "0")},
                     out_ / "log");
   ASSERT_GT(pid, 0);
   // Mid-run: the blocking unit has started and (run) the quick one is in results.jsonl.
@@ -291,7 +298,7 @@ TEST_P(SignalledMidRun, KeepsWhatFinishedAndLeavesNothing) {
       [&] {
         if (fs::is_empty(started)) return false;
         if (command != "run") return true;
-        return units_of(out, false).count("fault.quick_pass") == 1;
+        return units_of(out, false, "results.jsonl.partial").count("fault.quick_pass") == 1;
       },
       120);
   kill(pid, sig);
@@ -301,6 +308,8 @@ TEST_P(SignalledMidRun, KeepsWhatFinishedAndLeavesNothing) {
 
   if (sig == SIGKILL) {
     EXPECT_TRUE(WIFSIGNALED(e.status));
+    // Its guardian renames what finished into results.jsonl as it ends.
+    if (command == "run") wait_until([&] { return fs::exists(out / "results.jsonl"); }, 30);
   } else {
     // The signal was handled: the reports of what finished are written,
     // say the run was interrupted, and the exit code is not 0.
@@ -334,7 +343,8 @@ TEST_P(SignalledMidRun, KeepsWhatFinishedAndLeavesNothing) {
 
 INSTANTIATE_TEST_SUITE_P(
     Signals, SignalledMidRun,
-    ::testing::Values(std::make_pair(std::string("run"), SIGTERM), std::make_pair(std::string("run"), SIGINT),
+    ::testing::Values(std::make_pair(std::string("run"), SIGKILL), std::make_pair(std::string("run"), SIGTERM),
+                      std::make_pair(std::string("run"), SIGINT),
                       std::make_pair(std::string("gate"), SIGKILL), std::make_pair(std::string("gate"), SIGTERM),
                       std::make_pair(std::string("gate"), SIGINT)),
     [](const auto& info) {

@@ -222,7 +222,8 @@ TEST_F(RunnerTest, KillDashNineLeavesValidResultsAndNoProcess) {
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
   int lines = 0;
   while (std::chrono::steady_clock::now() < deadline) {
-    std::istringstream in(slurp(out_ / "results.jsonl"));
+    // During the run the lines go to results.jsonl.partial (renamed at the end).
+    std::istringstream in(slurp(out_ / "results.jsonl.partial"));
     lines = 0;
     for (std::string l; std::getline(in, l);) ++lines;
     if (lines >= 2 && processes_running(RACEGATE_MISBEHAVING).size() >= 2) break;
@@ -232,15 +233,6 @@ TEST_F(RunnerTest, KillDashNineLeavesValidResultsAndNoProcess) {
   int status;
   waitpid(runner, &status, 0);
   ASSERT_GE(lines, 2) << "no unit finished";
-  // Every line is valid JSON: header plus the finished unit(s).
-  std::istringstream in(slurp(out_ / "results.jsonl"));
-  int units = 0;
-  for (std::string l; std::getline(in, l);) {
-    auto j = nlohmann::json::parse(l, nullptr, false);
-    EXPECT_FALSE(j.is_discarded()) << l;
-    if (j.contains("case_id")) ++units;
-  }
-  EXPECT_GE(units, 1);
   // The guardian kills the process groups of the units still running; loose bound.
   auto gone_by = std::chrono::steady_clock::now() + std::chrono::seconds(30);
   while (!processes_running(RACEGATE_MISBEHAVING).empty() && std::chrono::steady_clock::now() < gone_by) {
@@ -255,6 +247,17 @@ TEST_F(RunnerTest, KillDashNineLeavesValidResultsAndNoProcess) {
     if (w == 0) std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   prctl(PR_SET_CHILD_SUBREAPER, 0);
+  // The guardian renamed the dead runner's results.jsonl.partial into place:
+  // every line is valid JSON, the header plus the finished unit(s).
+  EXPECT_FALSE(fs::exists(out_ / "results.jsonl.partial"));
+  std::istringstream in(slurp(out_ / "results.jsonl"));
+  int units = 0;
+  for (std::string l; std::getline(in, l);) {
+    auto j = nlohmann::json::parse(l, nullptr, false);
+    EXPECT_FALSE(j.is_discarded()) << l;
+    if (j.contains("case_id")) ++units;
+  }
+  EXPECT_GE(units, 1);
   // The guardian removed the dead runner's work directory.
   EXPECT_TRUE(fs::is_empty(tmp)) << fs::directory_iterator(tmp)->path();
 }

@@ -1,6 +1,8 @@
 // The baseline, ignore list and TSan suppressions files of `racegate gate`.
 #include "racegate/reports/baseline.h"
 
+#include "racegate/reports/results_file.h"  // line_of_offset
+
 #include <algorithm>
 #include <array>
 #include <cctype>
@@ -31,22 +33,16 @@ std::string read_text(const fs::path& file, const char* what) {
   return ss.str();
 }
 
-// 1-based line of byte `offset` in `text`.
-int line_of(const std::string& text, std::size_t offset) {
-  offset = std::min(offset, text.size());
-  return 1 + static_cast<int>(std::count(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(offset), '\n'));
-}
-
 // The line (1-based) on which the n-th (0-based) element of the "findings"
 // array starts, approximately: the line of its n-th '"signature"' key. Good
 // enough to point a reader at the entry; exact for the files we write.
-int entry_line(const std::string& text, std::size_t n) {
-  std::size_t pos = std::string::npos;
+int entry_line(std::string_view text, std::size_t n) {
+  std::size_t pos = std::string_view::npos;
   for (std::size_t i = 0; i <= n; ++i) {
-    pos = text.find("\"signature\"", pos == std::string::npos ? 0 : pos + 1);
-    if (pos == std::string::npos) return 0;
+    pos = text.find("\"signature\"", pos == std::string_view::npos ? 0 : pos + 1);
+    if (pos == std::string_view::npos) return 0;
   }
-  return line_of(text, pos);
+  return line_of_offset(text, pos);
 }
 
 bool is_hex(const std::string& s) {
@@ -63,8 +59,8 @@ std::string trim(const std::string& s) {
 // Calls each(line number, trimmed line) for every line that is neither
 // blank nor a '#' comment.
 template <class Each>
-void for_each_entry_line(const std::string& text, Each each) {
-  std::istringstream in(text);
+void for_each_entry_line(std::string_view text, Each each) {
+  std::istringstream in{std::string(text)};
   std::string raw;
   int n = 0;
   while (std::getline(in, raw)) {
@@ -83,29 +79,30 @@ const KnownFinding* Baseline::find(const std::string& signature) const {
   return nullptr;
 }
 
-Baseline load_baseline(const fs::path& file) {
-  const std::string text = read_text(file, "baseline");
+Baseline load_baseline(const fs::path& file) { return parse_baseline(read_text(file, "baseline"), file.string()); }
+
+Baseline parse_baseline(std::string_view text, const std::string& name) {
   json j;
   try {
     j = json::parse(text);
-  } catch (const json::parse_error& e) {
-    throw InputError(fmt::format("{}:{}: not valid JSON ({})", file.string(), line_of(text, e.byte),
-                                 e.what()));
+  } catch (const json::exception& e) {
+    throw InputError(fmt::format("{}:{}: not valid JSON ({})", name, line_of_json_error(text, e), e.what()));
   }
-  if (!j.is_object() || j.value("schema", std::string()) != kBaselineSchema) {
-    throw InputError(fmt::format("{}:1: not a racegate baseline (expected \"schema\": \"{}\")", file.string(),
+  const auto schema = j.is_object() ? j.find("schema") : j.end();
+  if (!j.is_object() || schema == j.end() || !schema->is_string() || schema->get<std::string>() != kBaselineSchema) {
+    throw InputError(fmt::format("{}:1: not a racegate baseline (expected \"schema\": \"{}\")", name,
                                  kBaselineSchema));
   }
   auto it = j.find("findings");
   if (it == j.end() || !it->is_array()) {
-    throw InputError(fmt::format("{}:1: a baseline needs a \"findings\" array", file.string()));
+    throw InputError(fmt::format("{}:1: a baseline needs a \"findings\" array", name));
   }
   Baseline b;
   for (std::size_t i = 0; i < it->size(); ++i) {
     const json& e = (*it)[i];
     const int line = entry_line(text, i);
     auto bad = [&](const std::string& what) {
-      return InputError(fmt::format("{}:{}: finding {}: {}", file.string(), line, i + 1, what));
+      return InputError(fmt::format("{}:{}: finding {}: {}", name, line, i + 1, what));
     };
     if (!e.is_object()) throw bad("not an object");
     KnownFinding k;
@@ -116,10 +113,10 @@ Baseline load_baseline(const fs::path& file) {
       if (e.contains("location")) k.location = e.at("location").get<SourceLocation>();
       k.first_seen = e.value("first_seen", std::string());
       k.reason = e.value("reason", std::string());
-    } catch (const json::exception& ex) {
+    } catch (const std::exception& ex) {  // json::exception, or a number that does not fit
       throw bad(ex.what());
     }
-    if (!is_hex(k.signature)) throw bad(fmt::format("signature '{}' is not a hex string", k.signature));
+    if (!is_hex(k.signature)) throw bad(fmt::format("signature '{}' is not a hex string", printable_excerpt(k.signature)));
     if (b.find(k.signature)) throw bad(fmt::format("signature {} is listed twice", k.signature));
     b.findings.push_back(std::move(k));
   }
@@ -150,7 +147,10 @@ std::string baseline_text(const Baseline& baseline) {
 }
 
 std::vector<IgnoreEntry> load_ignore_list(const fs::path& file) {
-  const std::string text = read_text(file, "ignore list");
+  return parse_ignore_list(read_text(file, "ignore list"), file.string());
+}
+
+std::vector<IgnoreEntry> parse_ignore_list(std::string_view text, const std::string& name) {
   std::vector<IgnoreEntry> out;
   for_each_entry_line(text, [&](int n, const std::string& line) {
     auto space = line.find_first_of(" \t");
@@ -159,13 +159,13 @@ std::vector<IgnoreEntry> load_ignore_list(const fs::path& file) {
     e.signature = line.substr(0, space);
     e.reason = space == std::string::npos ? "" : trim(line.substr(space));
     if (!is_hex(e.signature)) {
-      throw InputError(fmt::format("{}:{}: '{}' is not a finding signature (a hex string)", file.string(), n,
-                                   e.signature));
+      throw InputError(fmt::format("{}:{}: '{}' is not a finding signature (a hex string)", name, n,
+                                   printable_excerpt(e.signature)));
     }
     if (e.reason.empty()) {
       throw InputError(fmt::format("{}:{}: signature {} has no reason; every ignored finding needs one "
                                    "(SIGNATURE  REASON)",
-                                   file.string(), n, e.signature));
+                                   name, n, e.signature));
     }
     out.push_back(std::move(e));
   });
@@ -173,23 +173,26 @@ std::vector<IgnoreEntry> load_ignore_list(const fs::path& file) {
 }
 
 std::vector<SuppressionRule> load_tsan_suppressions(const fs::path& file) {
+  return parse_tsan_suppressions(read_text(file, "suppressions"), file.string());
+}
+
+std::vector<SuppressionRule> parse_tsan_suppressions(std::string_view text, const std::string& name) {
   static constexpr std::array<const char*, 7> kTypes = {"race",   "race_top", "thread",         "mutex",
                                                         "signal", "deadlock", "called_from_lib"};
-  const std::string text = read_text(file, "suppressions");
   std::vector<SuppressionRule> out;
   for_each_entry_line(text, [&](int n, const std::string& line) {
     auto colon = line.find(':');
     if (colon == std::string::npos) {
       throw InputError(fmt::format("{}:{}: '{}' is not a suppression (TYPE:PATTERN, e.g. race:MyClass::f)",
-                                   file.string(), n, line));
+                                   name, n, printable_excerpt(line)));
     }
     SuppressionRule r{line.substr(0, colon), trim(line.substr(colon + 1)), n};
     if (std::find_if(kTypes.begin(), kTypes.end(), [&](const char* t) { return r.type == t; }) == kTypes.end()) {
       throw InputError(fmt::format("{}:{}: unknown suppression type '{}' (race, race_top, thread, mutex, signal, "
                                    "deadlock, called_from_lib)",
-                                   file.string(), n, r.type));
+                                   name, n, printable_excerpt(r.type)));
     }
-    if (r.pattern.empty()) throw InputError(fmt::format("{}:{}: suppression '{}' has no pattern", file.string(), n, line));
+    if (r.pattern.empty()) throw InputError(fmt::format("{}:{}: suppression '{}' has no pattern", name, n, printable_excerpt(line)));
     out.push_back(std::move(r));
   });
   return out;

@@ -1,6 +1,12 @@
 // JSON form of the report model (results.jsonl lines, report.json). Field
 // names are the schema documented in docs/report-schema.md; optional values
 // that are absent are written as null.
+#include <limits>
+#include <stdexcept>
+#include <type_traits>
+#include <vector>
+
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "racegate/reports/finding.h"
@@ -13,13 +19,44 @@ using nlohmann::json;
 namespace {
 
 template <class T>
+struct is_vector : std::false_type {};
+template <class T>
+struct is_vector<std::vector<T>> : std::true_type {};
+
+// A JSON number converted to an integer type must fit: converting a float
+// out of range (1e70 to an int, -1.5 to an unsigned) is undefined behaviour,
+// so it is refused as a type error instead.
+template <class T>
+void check_fits(const json& v, const char* key) {
+  if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
+    if (v.is_number_float()) {
+      const double d = v.get<double>();
+      if (!(d >= static_cast<double>(std::numeric_limits<T>::min()) &&
+            d <= static_cast<double>(std::numeric_limits<T>::max()))) {
+        throw std::out_of_range(fmt::format("\"{}\": {} does not fit its type", key, v.dump()));
+      }
+    }
+  } else if constexpr (is_vector<T>::value) {
+    if (v.is_array()) {
+      for (const auto& e : v) check_fits<typename T::value_type>(e, key);
+    }
+  }
+}
+
+template <class T>
 void get_opt(const json& j, const char* key, T& out) {
-  if (auto it = j.find(key); it != j.end() && !it->is_null()) it->get_to(out);
+  if (auto it = j.find(key); it != j.end() && !it->is_null()) {
+    check_fits<T>(*it, key);
+    it->get_to(out);
+  }
 }
 
 template <class T>
 void get_opt(const json& j, const char* key, std::optional<T>& out) {
-  if (auto it = j.find(key); it != j.end() && !it->is_null()) out = it->get<T>();
+  if (auto it = j.find(key); it != j.end() && !it->is_null()) {
+    check_fits<T>(*it, key);
+    out = it->get<T>();
+  }
 }
 
 template <class T>

@@ -1,6 +1,7 @@
 #include "racegate/reports/reporter.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
@@ -47,6 +48,16 @@ std::filesystem::path Reporter::write(const Run& run, const ReportConfig& config
 }
 
 void write_file_atomically(const std::filesystem::path& path, const std::string& content) {
+  AtomicFileSet set;
+  set.add(path, content);
+  set.commit();
+}
+
+AtomicFileSet::~AtomicFileSet() {
+  for (const auto& [tmp, target] : staged_) unlink(tmp.c_str());
+}
+
+void AtomicFileSet::add(const std::filesystem::path& path, const std::string& content) {
   std::string tmp = path.string() + ".tmp-XXXXXX";
   int fd = mkstemp(tmp.data());
   if (fd < 0) fail(path, "creating a temporary file", errno);
@@ -75,10 +86,18 @@ void write_file_atomically(const std::filesystem::path& path, const std::string&
     unlink(tmp.c_str());
     fail(path, "closing", err);
   }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    int err = errno;
-    unlink(tmp.c_str());
-    fail(path, "renaming into place", err);
+  staged_.emplace_back(std::move(tmp), path);
+}
+
+void AtomicFileSet::adopt(const std::filesystem::path& written, const std::filesystem::path& path) {
+  staged_.emplace_back(written.string(), path);
+}
+
+void AtomicFileSet::commit() {
+  while (!staged_.empty()) {
+    const auto& [tmp, target] = staged_.front();
+    if (std::rename(tmp.c_str(), target.c_str()) != 0) fail(target, "renaming into place", errno);
+    staged_.erase(staged_.begin());
   }
 }
 

@@ -31,9 +31,19 @@ constexpr std::size_t kMaxPassRows = 50;
 constexpr std::size_t kMaxMessageBytes = 300;
 constexpr std::size_t kMaxFindingRows = 100;
 
+// Valid UTF-8 with the line and paragraph separators (U+2028, U+2029), which
+// some viewers break lines at, as spaces.
+std::string one_line_utf8(std::string_view raw) {
+  std::string text = internal::to_valid_utf8(raw);
+  for (std::size_t at = text.find("\xE2\x80"); at != std::string::npos; at = text.find("\xE2\x80", at + 1)) {
+    if (at + 2 < text.size() && (text[at + 2] == '\xA8' || text[at + 2] == '\xA9')) text.replace(at, 3, " ");
+  }
+  return text;
+}
+
 // Text as the content of one GFM table cell, rendered literally.
 std::string md_cell(std::string_view raw) {
-  const std::string text = internal::to_valid_utf8(raw);
+  const std::string text = one_line_utf8(raw);
   std::string out;
   out.reserve(text.size());
   for (std::size_t i = 0; i < text.size(); ++i) {
@@ -70,11 +80,13 @@ std::string md_cell(std::string_view raw) {
   return out;
 }
 
-// Text for a line inside a fenced code block: one line, valid UTF-8.
+// Text for a line inside a fenced code block: one line, valid UTF-8, no
+// control character (a NUL or an ESC sequence would reach the terminal of
+// whoever prints the file).
 std::string code_line(std::string_view raw) {
-  std::string s = internal::to_valid_utf8(raw);
+  std::string s = one_line_utf8(raw);
   for (char& c : s) {
-    if (c == '\n' || c == '\r' || c == '\t') c = ' ';
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7F) c = ' ';
   }
   return s;
 }

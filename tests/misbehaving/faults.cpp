@@ -13,6 +13,7 @@
 #include <linux/futex.h>
 #include <memory>
 #include <string>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -168,8 +169,16 @@ RG_CASE("fault.block_in_waitpid",
 }
 
 RG_CASE("fault.announce_and_block",
-        {.title = "Creates $RACEGATE_FAULT_STARTED/started-PID, then blocks", .tags = {"fault"},
+        {.title = "Creates $RACEGATE_FAULT_STARTED/started-PID (and a segment), then blocks", .tags = {"fault"},
          .default_trials = 1, .timeout_seconds = 600}) {
+  // With RACEGATE_FAULT_SHM=1, a shared-memory segment it never removes:
+  // whoever ends the run must remove it (the runner, or its guardian).
+  if (const char* shm = std::getenv("RACEGATE_FAULT_SHM"); shm && std::string(shm) == "1") {
+    std::string name = "/racegate-fault-" + std::to_string(getpid());
+    int fd = shm_open(name.c_str(), O_CREAT | O_RDWR, 0600);
+    if (fd < 0) ctx.fail("shm_open failed");
+    if (fd >= 0) close(fd);
+  }
   // The test that kills the runner waits for this file: the unit runs.
   if (const char* dir = std::getenv("RACEGATE_FAULT_STARTED")) {
     std::string path = std::string(dir) + "/started-" + std::to_string(getpid());

@@ -1,6 +1,7 @@
 // Case binaries: ask one for its cases (`--list --json`), and the guardian.
 #include <cerrno>
 #include <csignal>
+#include <cstdio>
 #include <cstring>
 #include <fcntl.h>
 #include <filesystem>
@@ -122,11 +123,16 @@ int guardian_main() {
   signal(SIGHUP, SIG_IGN);
   std::set<pid_t> groups;
   std::string work_dir;
+  std::string results_partial;  // results.jsonl.partial of the run, if any
   std::string line;
   while (std::getline(std::cin, line)) {
     if (line.size() < 2) continue;
     if (line[0] == 'D') {
       work_dir = line.substr(1);
+      continue;
+    }
+    if (line[0] == 'R') {
+      results_partial = line.substr(1);
       continue;
     }
     pid_t pgid = static_cast<pid_t>(std::atol(line.c_str() + 1));
@@ -137,9 +143,19 @@ int guardian_main() {
   // The runner is gone (or done): nothing of its units may survive it, nor
   // its work directory (the runner removes it itself when it ends normally).
   for (pid_t g : groups) killpg(g, SIGKILL);
+  // A runner that died before renaming its results into place: what it
+  // wrote (every unit that finished) becomes results.jsonl.
+  const std::string suffix = ".partial";
+  if (results_partial.size() > suffix.size() &&
+      results_partial.compare(results_partial.size() - suffix.size(), suffix.size(), suffix) == 0 &&
+      access(results_partial.c_str(), F_OK) == 0) {
+    std::rename(results_partial.c_str(), results_partial.substr(0, results_partial.size() - suffix.size()).c_str());
+  }
   // Only a work directory of ours (`racegate run` or `racegate gate`).
   const std::string name = std::filesystem::path(work_dir).filename().string();
   if (!work_dir.empty() && (name.rfind("racegate-run-", 0) == 0 || name.rfind("racegate-gate-", 0) == 0)) {
+    // The segments the killed units created and never removed.
+    remove_unit_segments(work_dir);
     std::error_code ec;
     std::filesystem::remove_all(work_dir, ec);
   }

@@ -16,6 +16,7 @@
 #include <set>
 #include <spawn.h>
 #include <sstream>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -63,6 +64,27 @@ void for_each_process(F&& f) {
 }
 
 }  // namespace
+
+bool remove_shm_segment(const std::string& name) {
+  // The name comes from a file the case binary wrote: only a plain segment
+  // name ("/x" or "x"), never a path, reaches shm_unlink.
+  std::string bare = name[0] == '/' ? name.substr(1) : name;
+  if (bare.empty() || bare == "." || bare == ".." || bare.find('/') != std::string::npos) return false;
+  return shm_unlink(("/" + bare).c_str()) == 0;
+}
+
+std::vector<std::string> remove_unit_segments(const std::filesystem::path& work_dir) {
+  std::vector<std::string> removed;
+  std::error_code ec;
+  for (const auto& unit : std::filesystem::directory_iterator(work_dir, ec)) {
+    if (unit.path().filename().string().rfind("unit-", 0) != 0) continue;
+    std::istringstream shm(read_whole_file(unit.path() / "shm-created"));
+    for (std::string name; std::getline(shm, name);) {
+      if (!name.empty() && remove_shm_segment(name)) removed.push_back(name);
+    }
+  }
+  return removed;
+}
 
 std::vector<pid_t> group_members(pid_t pgid, bool include_zombies) {
   std::vector<pid_t> out;
@@ -410,11 +432,7 @@ void finish_unit(Running& r, const ExecOptions& opts, reports::UnitResult& u) {
     if (!name.empty()) names.insert(name);
   }
   for (const auto& name : names) {
-    std::string path = "/dev/shm/" + (name[0] == '/' ? name.substr(1) : name);
-    if (access(path.c_str(), F_OK) == 0) {
-      unlink(path.c_str());
-      r.obs.leaked_shm.push_back(name);
-    }
+    if (remove_shm_segment(name)) r.obs.leaked_shm.push_back(name);
   }
 
   const Unit& unit = *r.unit;

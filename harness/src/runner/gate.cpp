@@ -27,6 +27,7 @@
 #include "racegate/reports/baseline.h"
 #include "racegate/reports/parse.h"
 #include "racegate/reports/reporter.h"
+#include "racegate/reports/results_file.h"
 #include "doctor.h"
 #include "runner.h"
 
@@ -628,15 +629,13 @@ int gate_main(const GateOptions& o, const std::string& command_line, const std::
   u.peak_rss_kb = cr.maxrss_kb;
   u.findings = found.findings;
   run.units.push_back(std::move(u));
-  {
-    std::ofstream results(out / "results.jsonl.tmp", std::ios::trunc);
-    results << nlohmann::json({{"schema", "racegate-results/1"}, {"run", run.info}}).dump() << "\n";
-    results << nlohmann::json(run.units.front()).dump() << "\n";
-    results.close();
-    if (!results) throw SetupError(fmt::format("cannot write {}", (out / "results.jsonl").string()));
-    fs::rename(out / "results.jsonl.tmp", out / "results.jsonl");
+  {  // results.jsonl and the reports replace the earlier ones together, or none does
+    reports::AtomicFileSet files;
+    files.add(out / "results.jsonl",
+              reports::results_header_line(run.info) + reports::results_unit_line(run.units.front()));
+    (void)stage_reports(run, out, formats, files);
+    files.commit();
   }
-  write_reports(run, out, formats, false);
 
   // The console: the findings, most frequent first, then the verdict.
   std::cout << fmt::format("racegate gate: {} in {} of sanitized processes ({} KiB), {}\n",

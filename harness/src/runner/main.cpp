@@ -25,6 +25,7 @@
 
 #include "racegate/reports/catalog.h"
 #include "racegate/reports/reporter.h"
+#include "racegate/reports/results_file.h"
 #include "gate.h"
 #include "runner.h"
 #include "doctor.h"
@@ -235,14 +236,26 @@ int check_catalog(const fs::path& catalog_path, const std::vector<CaseEntry>& ca
 
 }  // namespace
 
-void write_reports(const reports::Run& run, const fs::path& out, const std::vector<std::string>& formats,
-                   bool announce) {
+std::vector<fs::path> stage_reports(const reports::Run& run, const fs::path& out,
+                                    const std::vector<std::string>& formats, reports::AtomicFileSet& files) {
   reports::ReportConfig cfg{out, run.info.source_root};
+  std::vector<fs::path> paths;
   for (const auto& f : formats) {
     auto r = reports::make_reporter(f);
     if (!r) throw SetupError(fmt::format("no reporter '{}'", f));
-    auto path = r->write(run, cfg);
-    if (announce) std::cout << "report: " << path.string() << "\n";
+    paths.push_back(out / r->file_name());
+    files.add(paths.back(), r->render(run, cfg));
+  }
+  return paths;
+}
+
+void write_reports(const reports::Run& run, const fs::path& out, const std::vector<std::string>& formats,
+                   bool announce) {
+  reports::AtomicFileSet files;
+  auto paths = stage_reports(run, out, formats, files);
+  files.commit();
+  for (const auto& p : paths) {
+    if (announce) std::cout << "report: " << p.string() << "\n";
   }
 }
 
@@ -260,15 +273,73 @@ std::vector<std::string> check_formats(const std::string& list) {
 
 namespace {
 
+// results.jsonl as it is written during a run: appended to
+// results.jsonl.partial, renamed over results.jsonl by finish().
+class ResultsStream {
+ public:
+  explicit ResultsStream(fs::path final_path)
+      : final_(std::move(final_path)), partial_(final_.string() + ".partial") {
+    fd_ = ::open(partial_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd_ < 0) throw SetupError(fmt::format("cannot create {}: {}", partial_.string(), std::strerror(errno)));
+  }
+  ResultsStream(const ResultsStream&) = delete;
+  ResultsStream& operator=(const ResultsStream&) = delete;
+  ~ResultsStream() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  [[nodiscard]] const fs::path& partial() const { return partial_; }
+  // Appends a line; false (the error kept for finish) when it cannot.
+  bool append(const std::string& line) {
+    if (!error_.empty()) return false;
+    for (std::size_t done = 0; done < line.size();) {
+      ssize_t n = ::write(fd_, line.data() + done, line.size() - done);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) {
+        error_ = fmt::format("cannot write {}: {}", partial_.string(), n < 0 ? std::strerror(errno) : "no space");
+        return false;
+      }
+      done += static_cast<std::size_t>(n);
+    }
+    return true;
+  }
+  // Syncs and closes; hands the file to `files` (renamed over results.jsonl
+  // with the reports) or, on failure, returns why (the caller removes it).
+  std::string finish(reports::AtomicFileSet& files) {
+    if (error_.empty() && ::fsync(fd_) != 0) error_ = fmt::format("cannot write {}: {}", partial_.string(), std::strerror(errno));
+    if (::close(fd_) != 0 && error_.empty()) error_ = fmt::format("cannot write {}: {}", partial_.string(), std::strerror(errno));
+    fd_ = -1;
+    if (error_.empty()) files.adopt(partial_, final_);
+    return error_;
+  }
+
+ private:
+  fs::path final_, partial_;
+  int fd_ = -1;
+  std::string error_;
+};
+
 int do_run(const RunOptions& o, const std::string& command_line, std::optional<std::string> replay_id = {}) {
   auto formats = check_formats(o.formats);
   // Sharding: --shard I/N, else GoogleTest's environment protocol.
   int shard_index = 0, shard_total = 1;
   if (!o.shard.empty()) {
     auto parts = split(o.shard, '/');
-    if (parts.size() != 2) throw SetupError("--shard takes I/N, e.g. 0/4");
-    shard_index = std::stoi(parts[0]);
-    shard_total = std::stoi(parts[1]);
+    auto number = [&](const std::string& text) {
+      std::size_t used = 0;
+      int n = -1;
+      try {
+        n = std::stoi(text, &used);
+      } catch (const std::logic_error&) {
+        used = 0;
+      }
+      if (used == 0 || used != text.size()) {
+        throw SetupError(fmt::format("--shard takes I/N, e.g. 0/4 (got '{}')", o.shard));
+      }
+      return n;
+    };
+    if (parts.size() != 2) throw SetupError(fmt::format("--shard takes I/N, e.g. 0/4 (got '{}')", o.shard));
+    shard_index = number(parts[0]);
+    shard_total = number(parts[1]);
   } else if (const char* t = std::getenv("GTEST_TOTAL_SHARDS")) {
     shard_total = std::atoi(t);
     const char* i = std::getenv("GTEST_SHARD_INDEX");
@@ -346,12 +417,13 @@ int do_run(const RunOptions& o, const std::string& command_line, std::optional<s
   for (const auto& u : units) vs.insert(u.c.variant);
   run.info.variants.assign(vs.begin(), vs.end());
 
-  // results.jsonl: a header line, then one line per unit as it finishes.
+  // results.jsonl: a header line, then one line per unit as it finishes,
+  // written to results.jsonl.partial and renamed over results.jsonl when the
+  // run ends, so that an earlier results.jsonl is never truncated or half
+  // written. Should the runner die first, the guardian renames it.
   fs::path results_path = out / "results.jsonl";
-  std::ofstream results(results_path, std::ios::trunc);
-  if (!results) throw SetupError("cannot create " + results_path.string());
-  results << nlohmann::json({{"schema", "racegate-results/1"}, {"run", run.info}}).dump() << "\n";
-  results.flush();
+  ResultsStream results(results_path);
+  results.append(reports::results_header_line(run.info));
 
   const bool tty = isatty(1);
   std::cout << fmt::format("racegate {}: {} units ({} cases), seed {}, jobs {}, shard {}/{}\n", kVersion,
@@ -370,8 +442,7 @@ int do_run(const RunOptions& o, const std::string& command_line, std::optional<s
   eo.max_memory_mib = o.max_memory_mib;
   auto [guardian_fd, guardian_pid] = start_guardian();
   eo.guardian_fd = guardian_fd;
-  {
-    std::string line = "D" + eo.work_dir.string() + "\n";
+  for (const std::string& line : {"D" + eo.work_dir.string() + "\n", "R" + results.partial().string() + "\n"}) {
     (void)!write(guardian_fd, line.data(), line.size());
   }
   eo.interrupted = &g_interrupted;
@@ -386,8 +457,7 @@ int do_run(const RunOptions& o, const std::string& command_line, std::optional<s
                                      u.variant, u.seed, u.trials_requested,
                                      o.sel.binaries.empty() ? "" : " --binary " + u.binary);
     }
-    results << nlohmann::json(u).dump() << "\n";
-    results.flush();
+    if (!results.append(reports::results_unit_line(u))) g_interrupted.store(true);  // stop: it cannot be kept
     double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (tty) std::cout << "\r\033[K";
     if (!o.quiet || u.verdict != Verdict::kPass) {
@@ -401,14 +471,34 @@ int do_run(const RunOptions& o, const std::string& command_line, std::optional<s
     std::cout.flush();
     run.units.push_back(std::move(u));
   });
+  if (tty) std::cout << "\r\033[K";
+  run.info.wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  run.info.interrupted = g_interrupted.load();
+  // results.jsonl and every report replace the earlier ones together, or
+  // none does. Only then may the guardian go (it renames the partial
+  // results of a runner that died before this).
+  std::string write_error;
+  std::vector<fs::path> report_paths;
+  {
+    reports::AtomicFileSet files;
+    write_error = results.finish(files);
+    try {
+      if (write_error.empty()) {
+        report_paths = stage_reports(run, out, formats, files);
+        files.commit();
+      }
+    } catch (const std::exception& e) {
+      write_error = e.what();
+    }
+    if (!write_error.empty()) ::unlink(results.partial().c_str());
+  }
   close(eo.guardian_fd);  // EOF: the guardian ends (nothing is registered any more)
   while (waitpid(guardian_pid, nullptr, 0) == -1 && errno == EINTR) {}
   fs::remove_all(eo.work_dir, ec);
-  if (tty) std::cout << "\r\033[K";
-
-  run.info.wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  run.info.interrupted = g_interrupted.load();
-  write_reports(run, out, formats, true);
+  if (!write_error.empty()) {
+    throw SetupError(write_error + "; the earlier results and reports in " + out.string() + " are as they were");
+  }
+  for (const auto& p : report_paths) std::cout << "report: " << p.string() << "\n";
 
   std::map<Verdict, int> counts;
   for (const auto& u : run.units) ++counts[u.verdict];
@@ -424,37 +514,9 @@ int do_run(const RunOptions& o, const std::string& command_line, std::optional<s
 }
 
 reports::Run read_results(const std::vector<std::string>& files) {
-  reports::Run run;
-  for (const auto& f : files) {
-    std::ifstream in(f);
-    if (!in) throw SetupError("cannot read " + f);
-    std::string line;
-    int n = 0;
-    while (std::getline(in, line)) {
-      ++n;
-      if (line.empty()) continue;
-      auto j = nlohmann::json::parse(line, nullptr, false);
-      if (j.is_discarded()) {
-        std::cerr << fmt::format("racegate: {}:{}: not JSON (a truncated last line?), skipped\n", f, n);
-        continue;
-      }
-      if (j.contains("schema")) {
-        auto info = j.value("run", nlohmann::json::object()).get<reports::RunInfo>();
-        if (run.info.tool_version.empty()) {
-          run.info = info;
-        } else {
-          run.info.wall_seconds = std::max(run.info.wall_seconds, info.wall_seconds);
-          run.info.interrupted = run.info.interrupted || info.interrupted;
-        }
-        continue;
-      }
-      run.units.push_back(j.get<reports::UnitResult>());
-    }
-  }
-  if (files.size() > 1) {
-    run.info.shard_index = 0;
-    run.info.shard_total = 1;
-  }
+  std::vector<std::string> warnings;
+  auto run = reports::read_results_files(std::vector<fs::path>(files.begin(), files.end()), warnings);
+  for (const auto& w : warnings) std::cerr << "racegate: " << w << "\n";
   return run;
 }
 
@@ -609,6 +671,12 @@ int main(int argc, char** argv) {
   }
 
   std::signal(SIGPIPE, SIG_IGN);
+  // Past a file-size limit (RLIMIT_FSIZE) a write fails with EFBIG, reported
+  // like a full disk, instead of the signal killing the runner. A handler,
+  // not SIG_IGN, so that the processes it starts keep the default.
+  struct sigaction xfsz {};
+  xfsz.sa_handler = [](int) {};
+  sigaction(SIGXFSZ, &xfsz, nullptr);
   struct sigaction sa {};
   sa.sa_handler = [](int) { g_interrupted.store(true); };
   sigaction(SIGINT, &sa, nullptr);
@@ -656,15 +724,23 @@ int main(int argc, char** argv) {
     if (report->parsed() || merge->parsed()) {
       auto formats = check_formats(report_formats);
       auto r = read_results(report->parsed() ? from : shards);
-      std::filesystem::create_directories(report_out);
+      std::error_code ec;
+      std::filesystem::create_directories(report_out, ec);
+      if (ec || !std::filesystem::is_directory(report_out)) {
+        throw SetupError(fmt::format("cannot write to output directory {}: {}", report_out,
+                                     ec ? ec.message() : "not a directory"));
+      }
+      // Every file replaced together, or none.
+      racegate::reports::AtomicFileSet files;
       if (merge->parsed()) {
         // The merged results, so that the merge can be merged or re-rendered again.
-        std::ostringstream all;
-        all << nlohmann::json({{"schema", "racegate-results/1"}, {"run", r.info}}).dump() << "\n";
-        for (const auto& u : r.units) all << nlohmann::json(u).dump() << "\n";
-        racegate::reports::write_file_atomically(std::filesystem::path(report_out) / "results.jsonl", all.str());
+        std::string all = racegate::reports::results_header_line(r.info);
+        for (const auto& u : r.units) all += racegate::reports::results_unit_line(u);
+        files.add(std::filesystem::path(report_out) / "results.jsonl", all);
       }
-      write_reports(r, report_out, formats, true);
+      auto paths = stage_reports(r, report_out, formats, files);
+      files.commit();
+      for (const auto& p : paths) std::cout << "report: " << p.string() << "\n";
       return r.worst() == Verdict::kPass && !r.info.interrupted ? 0 : 1;
     }
   } catch (const SetupError& e) {

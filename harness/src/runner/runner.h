@@ -14,6 +14,7 @@
 #include <utility>
 #include <vector>
 
+#include "racegate/reports/reporter.h"
 #include "racegate/reports/run.h"
 
 namespace racegate::runner {
@@ -104,7 +105,9 @@ std::uint64_t derive_seed(std::uint64_t run_seed, const std::string& case_id, in
 
 // The guardian: started once per run, kills every registered process group
 // and removes the run's work directory when the runner dies (its stdin
-// reaches EOF). Lines: "+PGID" / "-PGID" / "D<work dir>".
+// reaches EOF), and renames the run's results.jsonl.partial over
+// results.jsonl if the runner did not. Lines: "+PGID" / "-PGID" /
+// "D<work dir>" / "R<path of results.jsonl.partial>".
 int guardian_main();
 
 // Starts `racegate __guardian` (see guardian_main); returns the write end of
@@ -119,11 +122,22 @@ std::vector<pid_t> group_members(pid_t pgid, bool include_zombies);
 std::map<pid_t, int> group_sizes();
 // The whole content of a file; empty when it cannot be read.
 std::string read_whole_file(const std::filesystem::path& p);
+// Removes the shared-memory segment a unit named in its shm-created file;
+// false when it was not there or the name is not a plain segment name.
+bool remove_shm_segment(const std::string& name);
+// Removes the segments every unit directory below `work_dir` recorded (what
+// the units of a killed runner left); returns their names.
+std::vector<std::string> remove_unit_segments(const std::filesystem::path& work_dir);
 
 // The report formats of a comma-separated list; throws SetupError naming
 // an unknown one.
 std::vector<std::string> check_formats(const std::string& list);
-// Writes every report of `run` into `out` (atomically, each file).
+// Renders every report of `run` into `files` (targets in `out`); returns
+// their paths. Nothing is replaced before files.commit().
+std::vector<std::filesystem::path> stage_reports(const reports::Run& run, const std::filesystem::path& out,
+                                                 const std::vector<std::string>& formats,
+                                                 reports::AtomicFileSet& files);
+// Writes every report of `run` into `out` (all replaced together).
 void write_reports(const reports::Run& run, const std::filesystem::path& out,
                    const std::vector<std::string>& formats, bool announce);
 // Now, ISO 8601 UTC.

@@ -1,6 +1,9 @@
 // The verdict engine: from what was observed of a unit to its verdict.
 #include <algorithm>
 #include <csignal>
+#include <cstdint>
+#include <limits>
+#include <stdexcept>
 #include <cstring>
 #include <string_view>
 
@@ -40,6 +43,25 @@ bool is_crash_kind(const std::string& kind) {
     if (kind == k) return true;
   }
   return false;
+}
+
+// A number of the result that must fit T (a float out of range converted
+// to an integer is undefined behaviour): throws std::out_of_range when it
+// does not, nlohmann's type_error when it is not a number; 0 when absent.
+template <class T>
+T number_field(const nlohmann::json& j, const char* key) {
+  const T none{};
+  if (!j.is_object()) return j.value(key, none);  // throws the type error
+  auto it = j.find(key);
+  if (it == j.end()) return none;
+  if (it->is_number_float()) {
+    const double d = it->get<double>();
+    if (!(d >= static_cast<double>(std::numeric_limits<T>::min()) &&
+          d <= static_cast<double>(std::numeric_limits<T>::max()))) {
+      throw std::out_of_range(fmt::format("\"{}\": {} is out of range", key, d));
+    }
+  }
+  return it->get<T>();
 }
 
 }  // namespace
@@ -85,19 +107,29 @@ void judge(const Unit& unit, const Observation& obs, reports::UnitResult& u) {
     }
   }
   if (have_result) {
-    u.trials_run = result.value("trials_run", 0);
-    u.counterexample = result.value("counterexample", "");
-    if (auto it = result.find("outcomes"); it != result.end() && it->is_array()) {
-      for (const auto& o : *it) {
-        u.outcomes.push_back({o.value("name", ""), o.value("grade", ""), o.value("count", 0ull)});
+    // A field of the wrong type is a malformed result too, never an
+    // exception out of the runner.
+    try {
+      u.trials_run = number_field<int>(result, "trials_run");
+      u.counterexample = result.value("counterexample", "");
+      if (auto it = result.find("outcomes"); it != result.end() && it->is_array()) {
+        for (const auto& o : *it) {
+          u.outcomes.push_back({o.value("name", ""), o.value("grade", ""), number_field<std::uint64_t>(o, "count")});
+        }
       }
-    }
-    if (auto it = result.find("skipped_checks"); it != result.end() && it->is_array()) {
-      for (const auto& sc : *it) {
-        if (sc.is_object()) u.skipped_checks.push_back({sc.value("check", ""), sc.value("reason", "")});
+      if (auto it = result.find("skipped_checks"); it != result.end() && it->is_array()) {
+        for (const auto& sc : *it) {
+          if (sc.is_object()) u.skipped_checks.push_back({sc.value("check", ""), sc.value("reason", "")});
+        }
       }
+      if (result.value("failed", false)) raise_to(u, Verdict::kFail, result.value("message", "failed"));
+    } catch (const std::exception& e) {  // json::exception, or a number that does not fit
+      have_result = false;
+      u.trials_run = 0;
+      u.outcomes.clear();
+      u.skipped_checks.clear();
+      raise_to(u, Verdict::kError, fmt::format("the case wrote a malformed result: {}", e.what()));
     }
-    if (result.value("failed", false)) raise_to(u, Verdict::kFail, result.value("message", "failed"));
   }
 
   // Sanitizer findings against the expectation.

@@ -29,6 +29,7 @@
 #include <filesystem>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "racegate/reports/run.h"
@@ -47,6 +48,8 @@ struct Baseline {
 };
 
 Baseline load_baseline(const std::filesystem::path& file);
+// The same from the file's text; `name` is the file named in messages.
+Baseline parse_baseline(std::string_view text, const std::string& name);
 // The baseline as its file's text (entries sorted by signature, stable).
 std::string baseline_text(const Baseline& baseline);
 
@@ -57,6 +60,7 @@ struct IgnoreEntry {
 };
 
 std::vector<IgnoreEntry> load_ignore_list(const std::filesystem::path& file);
+std::vector<IgnoreEntry> parse_ignore_list(std::string_view text, const std::string& name);
 
 struct SuppressionRule {
   std::string type;     // "race", "thread", ...
@@ -65,6 +69,7 @@ struct SuppressionRule {
 };
 
 std::vector<SuppressionRule> load_tsan_suppressions(const std::filesystem::path& file);
+std::vector<SuppressionRule> parse_tsan_suppressions(std::string_view text, const std::string& name);
 
 // Whether a TSan suppression rule matches a finding, as TSan reads it: the
 // pattern (substring match; '*' matches any run, '^' and '$' anchor) against

@@ -49,6 +49,28 @@ bool register_reporter(ReporterInfo info);
 // Throws std::runtime_error with the path and the reason on failure.
 void write_file_atomically(const std::filesystem::path& path, const std::string& content);
 
+// Several files replaced together: each add() writes a temporary file beside
+// its target (fsync'ed); commit() renames them all into place. Until commit
+// nothing is replaced, so a failure (a full disk, a read-only or vanished
+// directory) leaves every earlier file as it was; temporary files not
+// committed are removed by the destructor. Throws std::runtime_error naming
+// the path and the reason.
+class AtomicFileSet {
+ public:
+  AtomicFileSet() = default;
+  AtomicFileSet(const AtomicFileSet&) = delete;
+  AtomicFileSet& operator=(const AtomicFileSet&) = delete;
+  ~AtomicFileSet();
+  void add(const std::filesystem::path& path, const std::string& content);
+  // A file already written (and synced) elsewhere in the same directory,
+  // renamed to `path` on commit; removed if the set is not committed.
+  void adopt(const std::filesystem::path& written, const std::filesystem::path& path);
+  void commit();
+
+ private:
+  std::vector<std::pair<std::string, std::filesystem::path>> staged_;  // temporary, target
+};
+
 }  // namespace racegate::reports
 
 // RG_REGISTER_REPORTER("sarif", SarifReporter): SarifReporter must be default
