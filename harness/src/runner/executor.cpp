@@ -73,15 +73,25 @@ bool remove_shm_segment(const std::string& name) {
   return shm_unlink(("/" + bare).c_str()) == 0;
 }
 
+std::vector<std::string> remove_recorded_segments(const std::filesystem::path& unit_dir) {
+  std::istringstream shm(read_whole_file(unit_dir / "shm-created"));
+  std::set<std::string> names;
+  for (std::string name; std::getline(shm, name);) {
+    if (!name.empty()) names.insert(name);
+  }
+  std::vector<std::string> removed;
+  for (const auto& name : names) {
+    if (remove_shm_segment(name)) removed.push_back(name);
+  }
+  return removed;
+}
+
 std::vector<std::string> remove_unit_segments(const std::filesystem::path& work_dir) {
   std::vector<std::string> removed;
   std::error_code ec;
   for (const auto& unit : std::filesystem::directory_iterator(work_dir, ec)) {
     if (unit.path().filename().string().rfind("unit-", 0) != 0) continue;
-    std::istringstream shm(read_whole_file(unit.path() / "shm-created"));
-    for (std::string name; std::getline(shm, name);) {
-      if (!name.empty() && remove_shm_segment(name)) removed.push_back(name);
-    }
+    for (auto& name : remove_recorded_segments(unit.path())) removed.push_back(std::move(name));
   }
   return removed;
 }
@@ -426,14 +436,7 @@ void finish_unit(Running& r, const ExecOptions& opts, reports::UnitResult& u) {
     for (auto& f : reports::parse_sanitizer_log(read_file(p))) r.obs.findings.push_back(std::move(f));
   }
   // Shared-memory segments the unit created (audited by the case binary) and left.
-  std::istringstream shm(read_file(r.dir / "shm-created"));
-  std::set<std::string> names;
-  for (std::string name; std::getline(shm, name);) {
-    if (!name.empty()) names.insert(name);
-  }
-  for (const auto& name : names) {
-    if (remove_shm_segment(name)) r.obs.leaked_shm.push_back(name);
-  }
+  r.obs.leaked_shm = remove_recorded_segments(r.dir);
 
   const Unit& unit = *r.unit;
   u.case_id = unit.c.id;
@@ -529,6 +532,7 @@ void execute(const std::vector<Unit>& units, const ExecOptions& opts,
         }
         for (Capture* c : {&r->out, &r->err, &r->result}) close_fd(c->fd);
         close_fd(r->pidfd);
+        remove_recorded_segments(r->dir);
         std::error_code ec;
         std::filesystem::remove_all(r->dir, ec);
       }

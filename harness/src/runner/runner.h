@@ -125,6 +125,9 @@ std::string read_whole_file(const std::filesystem::path& p);
 // Removes the shared-memory segment a unit named in its shm-created file;
 // false when it was not there or the name is not a plain segment name.
 bool remove_shm_segment(const std::string& name);
+// Removes the segments a unit recorded in <unit_dir>/shm-created and left;
+// returns their names.
+std::vector<std::string> remove_recorded_segments(const std::filesystem::path& unit_dir);
 // Removes the segments every unit directory below `work_dir` recorded (what
 // the units of a killed runner left); returns their names.
 std::vector<std::string> remove_unit_segments(const std::filesystem::path& work_dir);
