@@ -263,7 +263,11 @@ struct Running {
 
 // What the case or the C++ runtime says when an allocation is refused.
 bool says_out_of_memory(const std::string& text) {
-  for (const char* s : {"std::bad_alloc", "Cannot allocate memory", "out of memory", "memory exhausted"}) {
+  // The last three: a sanitizer runtime that cannot reserve its shadow or
+  // allocator space (a sanitized binary listed as a plain variant).
+  for (const char* s : {"std::bad_alloc", "Cannot allocate memory", "out of memory", "memory exhausted",
+                        "can not mmap the shadow memory", "ReserveShadowMemoryRange failed",
+                        "Sanitizer: CHECK failed: sanitizer_allocator"}) {
     if (text.find(s) != std::string::npos) return true;
   }
   return false;
