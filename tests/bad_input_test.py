@@ -15,6 +15,7 @@ file, or deleted during the run, for `racegate run`, `report`, `merge` and
 `gate`: exit 2 with a clear error, and earlier reports are never truncated or
 half-written (no file changed, no temporary file left).
 """
+import json
 import os
 import resource
 import shutil
@@ -311,6 +312,50 @@ class BrokenOutputDirectory(Base):
         self.assertIn("cannot write " + out, err)
         self.assertIn("No such file or directory", err)
         self.assertFalse(os.path.exists(out), "the deleted directory came back")
+
+    def assertComplete(self, out):
+        """Every report of FORMATS in `out`, each whole (the JSON parses)."""
+        for f in ["report.json", "junit.xml", "racegate.sarif", "summary.md", "report.html"]:
+            self.assertTrue(os.path.isfile(os.path.join(out, f)), f + " missing")
+        with open(os.path.join(out, "report.json")) as fh:
+            json.load(fh)
+        with open(os.path.join(out, "racegate.sarif")) as fh:
+            json.load(fh)
+
+    def test_directory_deleted_while_the_gate_runs_its_command(self):
+        # The gated command itself deletes the output directory: nothing of
+        # the gate is in it until the command ends, so the gate writes every
+        # report whole into a new directory, and says nothing was lost.
+        r = run(["gate", "--no-doctor", "--out", self.out, "--format", FORMATS, "--",
+                 "sh", "-c", 'rm -rf "$0"', self.out])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertComplete(self.out)
+        self.assertNoTemporaries()
+
+    def test_directory_deleted_while_report_and_merge_read(self):
+        # The input is a FIFO: the command blocks reading it, the test deletes
+        # the output directory, then feeds the input. The order is forced by
+        # the FIFO (opening it for writing waits for the reader), not by time.
+        for name in ("report", "merge"):
+            with self.subTest(command=name):
+                out = os.path.join(self.tmp, "doomed-" + name)
+                shutil.copytree(self.out, out)
+                fifo = os.path.join(self.tmp, "input-" + name + ".jsonl")
+                os.mkfifo(fifo)
+                args = (["report", "--from", fifo] if name == "report" else ["merge", fifo]) + \
+                    ["--out", out, "--format", FORMATS]
+                p = subprocess.Popen([RACEGATE] + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                try:
+                    with open(fifo, "w") as w:  # returns once the command opened it
+                        shutil.rmtree(out)
+                        w.write(HEADER + "\n" + UNIT + "\n")
+                    _, err = p.communicate(timeout=120)
+                finally:
+                    if p.poll() is None:
+                        p.kill()
+                        p.wait()
+                self.assertEqual(p.returncode, 0, err)
+                self.assertComplete(out)
 
 
 if __name__ == "__main__":
