@@ -59,6 +59,11 @@ else()
   set(RACEGATE_EXPLORE_GATE_BUGS order_violation:1 queue_use_after_free:1)
 endif()
 set(RACEGATE_EXPLORE_GATE_ARGS)
+# The lock-order deadlock, where this tree builds it: the scheduler's
+# deadlock as an outcome of the gate.
+if(NOT RACEGATE_SANITIZER STREQUAL "thread")
+  list(APPEND RACEGATE_EXPLORE_GATE_ARGS hang=$<TARGET_FILE:explore_lock_order_deadlock>)
+endif()
 foreach(entry ${RACEGATE_EXPLORE_GATE_BUGS})
   string(REPLACE ":" ";" parts ${entry})
   list(GET parts 0 bug)

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """racegate gate --explore and --replay-token, end to end.
 
-usage: explore_gate_test.py RACEGATE BUG_FREE_PROGRAM [BUG_PROGRAM DEPTH]...
+usage: explore_gate_test.py RACEGATE BUG_FREE_PROGRAM [hang=DEADLOCK_PROGRAM] [BUG_PROGRAM DEPTH]...
 
 For each planted BUG_PROGRAM (two that PCT finds often at their DEPTH in this
 tree's variant): `gate --explore pct --runs 30 --depth DEPTH` exits 1, its
@@ -14,7 +14,10 @@ an exit code through but never a deadlock or a signal.
 On BUG_FREE_PROGRAM: `--explore pct --runs 20` exits 0 with no failing run
 and a miss bound in (0, 1]; noise mode passes too; each run's token is in
 explore-tokens.txt before the run starts (the command itself reads it).
-Bad options exit 2. Every gate call is bounded by a timeout.
+Bad options exit 2. With hang=DEADLOCK_PROGRAM (the planted lock-order
+deadlock, where this tree explores it): the scheduler's deadlock (exit 86) is
+an outcome of its own, and --allow-command-failure does not let it through.
+Every gate call is bounded by a timeout.
 """
 import json
 import os
@@ -204,12 +207,33 @@ def bad_options_test(racegate, program):
               f"{p.stderr.strip().splitlines()[-1:]})")
 
 
+def hang_test(racegate, program):
+    name = os.path.basename(program)
+    out = os.path.join(TMP, name)
+    p = gate(racegate, ["--explore", "pct", "--runs", "20", "--depth", "3", "--stop-on-first",
+                        "--allow-command-failure", "--out", out], [program])
+    e = explore_of(out) if p.returncode != 2 else {}
+    check(p.returncode == 1 and e.get("first_failing_outcome") == "deadlock" and "deadlock" in e.get("outcomes", {}),
+          f"{name}: the scheduler's deadlock is an outcome, not excused by --allow-command-failure "
+          f"(exit {p.returncode}, {e.get('outcomes')})")
+    if e.get("first_failing_token"):
+        print(f"info  {name}: depth 3: first deadlock at run {int(e['first_failing_run']) + 1} "
+              f"({e['first_failing_token']})", flush=True)
+        replay(racegate, name + "-replay", e["first_failing_token"], os.path.join(out, "explore-tokens.txt"),
+               program, 1, True)
+
+
 def main():
     racegate, bug_free = sys.argv[1], sys.argv[2]
-    bugs = list(zip(sys.argv[3::2], (int(d) for d in sys.argv[4::2])))
+    rest = sys.argv[3:]
+    hangs = [a[len("hang="):] for a in rest if a.startswith("hang=")]
+    rest = [a for a in rest if not a.startswith("hang=")]
+    bugs = list(zip(rest[0::2], (int(d) for d in rest[1::2])))
     try:
         bug_free_test(racegate, bug_free)
         bad_options_test(racegate, bug_free)
+        for program in hangs:
+            hang_test(racegate, program)
         for program, depth in bugs:
             bug_test(racegate, program, depth)
         left = [n for n in os.listdir(TMP) if n.startswith("racegate-gate-")]
