@@ -193,6 +193,7 @@ def bad_options_test(racegate, program):
                        (["--explore", "pct", "--depth", "0"], "--depth 0"),
                        (["--explore", "pct", "--depth", "17"], "--depth 17"),
                        (["--explore", "foo"], "--explore foo"),
+                       (["--explore", "noise", "--depth", "2"], "--depth with noise"),
                        (["--runs", "5"], "--runs without --explore"),
                        (["--explore", "pct", "--preload", os.path.join(TMP, "missing.so")], "a missing preload"),
                        (["--replay-token", "mode=pct,seed=1", "--tokens", os.path.join(TMP, "none.txt")],

@@ -620,6 +620,9 @@ int gate_main(const GateOptions& o, const std::string& command_line, const std::
   if (!exploring && (o.runs != -1 || o.depth != -1 || o.steps != 0 || o.stop_on_first)) {
     throw SetupError("--runs, --depth, --steps and --stop-on-first need --explore noise|pct");
   }
+  if (o.explore == "noise" && (o.depth != -1 || o.steps != 0)) {
+    throw SetupError("--depth and --steps are PCT's: they do not go with --explore noise");
+  }
   if (exploring && replaying) throw SetupError("--replay-token reruns one run: it does not go with --explore");
   if (!replaying && !o.tokens.empty()) throw SetupError("--tokens goes with --replay-token");
   if (o.runs != -1 && (o.runs < 1 || o.runs > 1'000'000)) {
