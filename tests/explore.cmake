@@ -58,7 +58,9 @@ elseif(RACEGATE_SANITIZER STREQUAL "address")
 else()
   set(RACEGATE_EXPLORE_GATE_BUGS order_violation:1 queue_use_after_free:1)
 endif()
-set(RACEGATE_EXPLORE_GATE_ARGS)
+# tests/gate/one_race (TSan-built in every tree): a sanitizer's finding in
+# the runs, deduplicated and judged against the baseline.
+set(RACEGATE_EXPLORE_GATE_ARGS race=$<TARGET_FILE:gate_one_race>)
 # The lock-order deadlock, where this tree builds it: the scheduler's
 # deadlock as an outcome of the gate.
 if(NOT RACEGATE_SANITIZER STREQUAL "thread")
