@@ -242,18 +242,18 @@ def hang_test(racegate, program):
 def race_test(racegate, program):
     name = os.path.basename(program)
     out = os.path.join(TMP, name)
-    p = gate(racegate, ["--explore", "pct", "--runs", "3", "--out", out], [program])
+    p = gate(racegate, ["--explore", "noise", "--runs", "2", "--out", out], [program])
     report = json.load(open(os.path.join(out, "report.json"))) if p.returncode != 2 else {}
     findings = report.get("units", [{}])[0].get("findings", [])
     e = report.get("run", {}).get("explore", {})
     check(p.returncode == 1 and report.get("verdict") == "RACE" and len(findings) == 1
-          and findings[0]["occurrences"] == 4 and e.get("outcomes") == {"findings": 3},
-          f"{name}: the race of the probe and the 3 runs is one new finding with 4 reports, each run "
+          and findings[0]["occurrences"] == 2 and e.get("outcomes") == {"findings": 2},
+          f"{name}: the race of the 2 runs is one new finding with 2 reports, each run "
           f"'findings' (exit {p.returncode}, {[(f['kind'], f['occurrences']) for f in findings]}, {e.get('outcomes')})")
     baseline = os.path.join(TMP, "baseline.json")
-    gate(racegate, ["--explore", "pct", "--runs", "3", "--baseline", baseline, "--update-baseline",
+    gate(racegate, ["--explore", "noise", "--runs", "1", "--baseline", baseline, "--update-baseline",
                     "--out", out + "-adopt"], [program])
-    p = gate(racegate, ["--explore", "pct", "--runs", "3", "--baseline", baseline, "--out", out + "-known"],
+    p = gate(racegate, ["--explore", "noise", "--runs", "1", "--baseline", baseline, "--out", out + "-known"],
              [program])
     check(p.returncode == 0 and "1 known" in p.stdout,
           f"{name}: with the race in the baseline the exploration passes (exit {p.returncode})")
