@@ -2,6 +2,7 @@
 #
 # `cmake --install <tree>` puts in the prefix:
 #   bin/racegate                              the runner (racegate::racegate)
+#   bin/libracegate-explore.so                the exploration's preload library
 #   lib/libracegate_{reference,harness}.a     this tree's libraries, in this
 #                                             tree's variant (racegate::reference,
 #                                             racegate::harness)
@@ -59,6 +60,9 @@ install(TARGETS racegate_reference racegate_harness racegate
   LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
   ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
   INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+# The exploration's preload library, beside the runner: `racegate gate
+# --explore` looks for it there.
+install(TARGETS racegate_explore_preload LIBRARY DESTINATION ${CMAKE_INSTALL_BINDIR})
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/reference/include/ ${PROJECT_SOURCE_DIR}/harness/include/
   DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}
   FILES_MATCHING PATTERN "*.h" PATTERN "*.hpp")

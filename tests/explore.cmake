@@ -46,3 +46,33 @@ add_test(NAME explore_preload
           $<TARGET_FILE:racegate_explore_preload> $<TARGET_FILE:explore_spin_without_points>
           $<TARGET_FILE:gate_one_race> $<TARGET_FILE:explore_order_violation>)
 set_tests_properties(explore_preload PROPERTIES LABELS explore TIMEOUT 300)
+
+# racegate gate --explore: two planted bugs PCT finds most often in this
+# tree's variant, at their depth (docs/exploration.md's tables), and a
+# program without a bug.
+racegate_explore_program(locked_counter)
+if(RACEGATE_SANITIZER STREQUAL "thread")
+  set(RACEGATE_EXPLORE_GATE_BUGS atomicity_violation:2 double_checked_init:2)
+elseif(RACEGATE_SANITIZER STREQUAL "address")
+  set(RACEGATE_EXPLORE_GATE_BUGS lost_wakeup:2 order_violation:1)
+else()
+  set(RACEGATE_EXPLORE_GATE_BUGS order_violation:1 queue_use_after_free:1)
+endif()
+# tests/gate/one_race (TSan-built in every tree): a sanitizer's finding in
+# the runs, deduplicated and judged against the baseline.
+set(RACEGATE_EXPLORE_GATE_ARGS race=$<TARGET_FILE:gate_one_race>)
+# The lock-order deadlock, where this tree builds it: the scheduler's
+# deadlock as an outcome of the gate.
+if(NOT RACEGATE_SANITIZER STREQUAL "thread")
+  list(APPEND RACEGATE_EXPLORE_GATE_ARGS hang=$<TARGET_FILE:explore_lock_order_deadlock>)
+endif()
+foreach(entry ${RACEGATE_EXPLORE_GATE_BUGS})
+  string(REPLACE ":" ";" parts ${entry})
+  list(GET parts 0 bug)
+  list(GET parts 1 depth)
+  list(APPEND RACEGATE_EXPLORE_GATE_ARGS $<TARGET_FILE:explore_${bug}> ${depth})
+endforeach()
+add_test(NAME explore_gate
+  COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR}/explore_gate_test.py
+          $<TARGET_FILE:racegate> $<TARGET_FILE:explore_locked_counter> ${RACEGATE_EXPLORE_GATE_ARGS})
+set_tests_properties(explore_gate PROPERTIES LABELS explore TIMEOUT 300)

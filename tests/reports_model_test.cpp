@@ -35,6 +35,30 @@ TEST(ReportModel, UnitResultRoundTrip) {
   EXPECT_EQ(back.findings.at(0).stacks.at(0).frames.at(0).module_offset, 0x1234u);
 }
 
+// gate --explore: run.explore survives the round trip (racegate report
+// re-renders from it) and summary.md shows it.
+TEST(ReportModel, GateExploreRoundTripAndSummary) {
+  rr::Run run;
+  run.info.mode = "gate";
+  run.info.explore_json = R"({"mode":"pct","depth":2,"steps":12,"runs":30,"failed_runs":3,)"
+                          R"("outcomes":{"deadlock":3,"pass":27},"threads_max":3,"steps_max":12,)"
+                          R"("miss_bound":0.43,"first_failing_token":"mode=pct,seed=4,depth=2,steps=12"})";
+  run.units.resize(1);
+  nlohmann::json j = run;
+  ASSERT_TRUE(j["run"].contains("explore"));
+  EXPECT_EQ(j["run"]["explore"]["failed_runs"], 3);
+  auto back = j.get<rr::Run>();
+  EXPECT_EQ(nlohmann::json::parse(back.info.explore_json), nlohmann::json::parse(run.info.explore_json));
+  const std::string md = rr::make_reporter("md")->render(back, rr::ReportConfig{});
+  EXPECT_NE(md.find("### Exploration"), std::string::npos) << md;
+  EXPECT_NE(md.find("| pct | 2 | 12 | 3 | 30 | 3 | 0.43 |"), std::string::npos) << md;
+  EXPECT_NE(md.find("3 deadlock, 27 pass"), std::string::npos) << md;
+  EXPECT_NE(md.find("mode=pct,seed=4,depth=2,steps=12"), std::string::npos) << md;
+  // A run without exploration has no explore object.
+  run.info.explore_json.clear();
+  EXPECT_FALSE(nlohmann::json(run)["run"].contains("explore"));
+}
+
 TEST(ReportModel, WorstVerdict) {
   rr::Run run;
   EXPECT_EQ(run.worst(), rr::Verdict::kPass);

@@ -262,6 +262,7 @@ void to_json(json& j, const RunInfo& r) {
     j["mode"] = r.mode;
     j["baseline_path"] = r.baseline_path;
     j["fixed"] = r.fixed;
+    if (!r.explore_json.empty()) j["explore"] = json::parse(r.explore_json);
   }
 }
 void from_json(const json& j, RunInfo& r) {
@@ -279,6 +280,7 @@ void from_json(const json& j, RunInfo& r) {
   get_opt(j, "mode", r.mode);
   get_opt(j, "baseline_path", r.baseline_path);
   get_opt(j, "fixed", r.fixed);
+  if (j.contains("explore") && j["explore"].is_object()) r.explore_json = j["explore"].dump();
 }
 
 void to_json(json& j, const Run& r) {

@@ -20,6 +20,8 @@
 
 #include <fmt/format.h>
 
+#include <nlohmann/json.hpp>
+
 #include "racegate/reports/internal/write_common.h"
 #include "racegate/reports/internal/xml_escape.h"
 #include "racegate/reports/reporter.h"
@@ -110,6 +112,41 @@ class MarkdownReporter final : public Reporter {
   [[nodiscard]] std::string render(const Run& run, const ReportConfig& config) const override;
 };
 
+// `racegate gate --explore` / `--replay-token`: the exploration's figures.
+std::string explore_section(const Run& run) {
+  if (run.info.explore_json.empty()) return "";
+  const auto e = nlohmann::json::parse(run.info.explore_json, nullptr, false);
+  if (!e.is_object()) return "";
+  auto text = [&](const char* key) -> std::string {
+    if (!e.contains(key) || e[key].is_null()) return "-";
+    return e[key].is_string() ? e[key].get<std::string>() : e[key].dump();
+  };
+  std::string md = "\n### Exploration\n\n";
+  if (e.contains("replay") && e["replay"].is_object()) {
+    const auto& r = e["replay"];
+    md += fmt::format("Replay of `{}`: recorded {}, replayed {}: **{}**", code_line(r.value("token", "")),
+                      md_cell(r.value("recorded_outcome", "")), md_cell(r.value("outcome", "")),
+                      r.value("same", false) ? "same outcome" : "replay diverged");
+    md += fmt::format(" (trace hash {}).\n", md_cell(r.value("trace_hash_check", "")));
+    return md;
+  }
+  md += fmt::format("| Mode | Depth | Steps k | Threads n | Runs | Failed runs | Miss bound |\n"
+                    "| --- | ---: | ---: | ---: | ---: | ---: | ---: |\n| {} | {} | {} | {} | {} | {} | {} |\n",
+                    md_cell(text("mode")), text("depth"), text("steps"), text("threads_max"), text("runs"),
+                    text("failed_runs"), text("miss_bound"));
+  if (e.contains("outcomes") && e["outcomes"].is_object()) {
+    std::string h;
+    for (const auto& [k, v] : e["outcomes"].items()) h += fmt::format("{}{} {}", h.empty() ? "" : ", ", v.dump(), k);
+    md += "\nOutcomes: " + md_cell(h) + ".\n";
+  }
+  if (e.contains("first_failing_token") && e["first_failing_token"].is_string()) {
+    md += fmt::format("\nFirst failing run: `{}` (replay with `racegate gate --replay-token TOKEN -- COMMAND`; every "
+                      "run's token is in explore-tokens.txt).\n",
+                      code_line(e["first_failing_token"].get<std::string>()));
+  }
+  return md;
+}
+
 // `racegate gate`: its findings, most frequent first (new ones before the
 // rest), and the baseline entries it no longer saw.
 std::string gate_findings(const Run& run, const ReportConfig& config) {
@@ -126,7 +163,7 @@ std::string gate_findings(const Run& run, const ReportConfig& config) {
   std::stable_sort(all.begin(), all.end(), [](const Finding* a, const Finding* b) {
     return std::make_tuple(a->state != "new", -a->occurrences) < std::make_tuple(b->state != "new", -b->occurrences);
   });
-  std::string md;
+  std::string md = explore_section(run);
   if (!all.empty()) {
     md += "\n### Findings\n\n| State | Count | Processes | Kind | Where | Signature |\n"
           "| --- | ---: | ---: | --- | --- | --- |\n";

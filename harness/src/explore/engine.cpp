@@ -165,6 +165,7 @@ std::size_t g_next_change = 0;
 std::uint64_t g_steps = 0;
 std::uint64_t g_hash = 0xcbf29ce484222325ULL;
 std::uint64_t g_preemptions = 0;
+std::uint64_t g_sanitized_starts = 0;  // threads started through a sanitizer's pthread_create
 std::uint64_t g_timeouts = 0;
 std::uint64_t g_wait_seq = 0;
 std::uint64_t g_last_progress = 0;
@@ -250,6 +251,7 @@ Stats stats_locked() {
     s.steps = g_noise_steps.load();
   }
   s.slice_preemptions = g_preemptions;
+  s.sanitized_starts = g_sanitized_starts;
   s.timeouts_fired = g_timeouts;
   s.noise_delays = g_noise_delays.load();
   s.trace_hash = g_hash;
@@ -592,6 +594,7 @@ ThreadHandle* prepare_thread(bool pending) noexcept {
   }
   ThreadHandle* child = new_thread_locked();
   if (pending) {
+    ++g_sanitized_starts;
     child->pending = true;
     child->pending_since = now_ns();
     ++g_pending;

@@ -13,6 +13,8 @@
 #include <optional>
 #include <poll.h>
 #include <set>
+#include <sstream>
+#include <cmath>
 #include <spawn.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -121,8 +123,13 @@ std::string merge_san_options(const char* var, const std::vector<SanOption>& for
   return out;
 }
 
+// `tag` is put into every log file's name (exploration: one per run, so
+// that each run's reports can be told apart). `explore_vars`: the preload
+// library's variables (LD_PRELOAD first in the user's, RACEGATE_EXPLORE,
+// RACEGATE_EXPLORE_STATS), replacing the user's; empty when not exploring.
 std::vector<std::string> gate_environment(const fs::path& log_dir, const GateOptions& o,
-                                          std::vector<std::string>& notes) {
+                                          std::vector<std::string>& notes, const std::string& tag = "",
+                                          const std::vector<std::string>& explore_vars = {}) {
   const std::string d = log_dir.string();
   std::vector<std::string> env;
   for (char** e = environ; *e; ++e) {
@@ -131,21 +138,35 @@ std::vector<std::string> gate_environment(const fs::path& log_dir, const GateOpt
         kv.rfind("UBSAN_OPTIONS=", 0) == 0 || kv.rfind("LSAN_OPTIONS=", 0) == 0) {
       continue;
     }
+    if (!explore_vars.empty() &&
+        (kv.rfind("LD_PRELOAD=", 0) == 0 || kv.rfind("RACEGATE_EXPLORE=", 0) == 0 ||
+         kv.rfind("RACEGATE_EXPLORE_STATS=", 0) == 0)) {
+      continue;
+    }
     env.push_back(std::move(kv));
   }
+  for (const auto& v : explore_vars) env.push_back(v);
+  const std::string t = tag.empty() ? "" : "." + tag;
   // TSan reports and goes on; its exit code (66) would fail the command for
   // a race the baseline accepts, so the gate judges races itself. (Not so for
   // LeakSanitizer: under ASan its exitcode is ASan's own, and a memory error
   // must still stop the command.)
-  std::vector<SanOption> tsan_forced = {{"log_path", d + "/tsan"}, {"exitcode", "0"}};
+  std::vector<SanOption> tsan_forced = {{"log_path", d + "/tsan" + t}, {"exitcode", "0"}};
   if (!o.suppressions.empty()) tsan_forced.push_back({"suppressions", fs::absolute(o.suppressions).string()});
   env.push_back("TSAN_OPTIONS=" + merge_san_options("TSAN_OPTIONS", tsan_forced,
                                                     {{"halt_on_error", "0"}, {"second_deadlock_stack", "1"}},
                                                     notes));
-  env.push_back("ASAN_OPTIONS=" + merge_san_options("ASAN_OPTIONS", {{"log_path", d + "/asan"}}, {}, notes));
+  // LeakSanitizer's exit-time check runs in a thread of its own that would
+  // wait for the PCT token for ever (docs/exploration.md): off under PCT
+  // unless the user asks for it.
+  const bool pct = std::any_of(explore_vars.begin(), explore_vars.end(),
+                               [](const std::string& v) { return v.rfind("RACEGATE_EXPLORE=mode=pct", 0) == 0; });
+  std::vector<SanOption> asan_defaults;
+  if (pct) asan_defaults.push_back({"detect_leaks", "0"});
+  env.push_back("ASAN_OPTIONS=" + merge_san_options("ASAN_OPTIONS", {{"log_path", d + "/asan" + t}}, asan_defaults, notes));
   env.push_back("LSAN_OPTIONS=" +
-                merge_san_options("LSAN_OPTIONS", {{"log_path", d + "/lsan"}}, {}, notes));
-  env.push_back("UBSAN_OPTIONS=" + merge_san_options("UBSAN_OPTIONS", {{"log_path", d + "/ubsan"}},
+                merge_san_options("LSAN_OPTIONS", {{"log_path", d + "/lsan" + t}}, {}, notes));
+  env.push_back("UBSAN_OPTIONS=" + merge_san_options("UBSAN_OPTIONS", {{"log_path", d + "/ubsan" + t}},
                                                      {{"print_stacktrace", "1"}}, notes));
   return env;
 }
@@ -402,11 +423,238 @@ std::string plural(std::size_t n, const char* one, const char* many) {
   return fmt::format("{} {}", n, n == 1 ? one : many);
 }
 
+// ---------------------------------------------------------------------------
+// Schedule exploration (docs/exploration.md): the command runs under the
+// preload library, once per token.
+
+constexpr const char* kPreloadName = "libracegate-explore.so";
+constexpr int kDeadlockExit = 86;  // the engine's exit code when every thread is blocked
+
+std::string shell_quote(const std::string& a) {
+  if (!a.empty() && a.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-+=/.,:@%") ==
+                        std::string::npos) {
+    return a;
+  }
+  std::string q = "'";
+  for (char c : a) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return q + "'";
+}
+
+// --preload, else beside the racegate binary (as installed), else in
+// ../lib, else where the build tree put it.
+fs::path find_preload(const GateOptions& o) {
+  if (!o.preload.empty()) {
+    if (access(o.preload.c_str(), R_OK) != 0) {
+      throw SetupError(fmt::format("--preload {}: {}", o.preload, std::strerror(errno)));
+    }
+    return fs::absolute(o.preload);
+  }
+  std::vector<fs::path> candidates;
+  std::error_code ec;
+  const fs::path self = fs::read_symlink("/proc/self/exe", ec);
+  if (!ec) {
+    candidates.push_back(self.parent_path() / kPreloadName);
+    candidates.push_back(self.parent_path().parent_path() / "lib" / kPreloadName);
+  }
+#ifdef RACEGATE_EXPLORE_PRELOAD_BUILD
+  candidates.emplace_back(RACEGATE_EXPLORE_PRELOAD_BUILD);
+#endif
+  std::string tried;
+  for (const auto& c : candidates) {
+    if (access(c.c_str(), R_OK) == 0) return c;
+    tried += (tried.empty() ? "" : ", ") + c.string();
+  }
+  throw SetupError(fmt::format("the exploration's preload library {} was not found (looked for {}): install it "
+                               "beside racegate, or give --preload PATH",
+                               kPreloadName, tried));
+}
+
+// The engine's statistics (RACEGATE_EXPLORE_STATS).
+struct ExploreStats {
+  bool present = false;
+  long threads = 0, steps = 0, slice_preemptions = 0, sanitized_starts = 0;
+  std::string trace_hash, outcome;
+};
+
+ExploreStats read_stats(const fs::path& p) {
+  ExploreStats s;
+  std::string text = read_whole_file(p);
+  text.erase(std::remove(text.begin(), text.end(), '\0'), text.end());
+  const auto j = nlohmann::json::parse(text, nullptr, false);
+  if (!j.is_object()) return s;
+  s.present = true;
+  s.threads = j.value("threads", 0L);
+  s.steps = j.value("steps", 0L);
+  s.slice_preemptions = j.value("slice_preemptions", 0L);
+  s.sanitized_starts = j.value("sanitized_starts", 0L);
+  s.trace_hash = j.value("trace_hash", "");
+  s.outcome = j.value("outcome", "");
+  return s;
+}
+
+// Sanitizer reports in the logs of one tagged run.
+std::size_t reports_of_run(const fs::path& log_dir, const std::string& tag) {
+  std::size_t n = 0;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(log_dir, ec)) {
+    const std::string name = e.path().filename().string();
+    for (const char* prefix : kLogPrefixes) {
+      if (name.rfind(std::string(prefix) + tag + ".", 0) == 0) {
+        n += reports::parse_sanitizer_log(read_whole_file(e.path())).size();
+      }
+    }
+  }
+  return n;
+}
+
+// pass, findings (a sanitizer reported, the command succeeded), deadlock
+// (exit 86 with the engine's deadlock), exit:N, signal:N, timeout, interrupted.
+std::string outcome_of(const CommandResult& r, const ExploreStats& st, std::size_t reports) {
+  if (r.interrupted) return "interrupted";
+  if (r.timed_out) return "timeout";
+  if (r.signal) return fmt::format("signal:{}", *r.signal);
+  if (r.exit_code == kDeadlockExit && (!st.present || st.outcome == "deadlock")) return "deadlock";
+  if (r.exit_code && *r.exit_code != 0) return fmt::format("exit:{}", *r.exit_code);
+  if (reports > 0) return "findings";
+  return "pass";
+}
+
+// A failure that --allow-command-failure does not excuse: the scheduler's
+// deadlock, a signal, a timeout.
+bool hard_failure(const std::string& outcome) {
+  return outcome == "deadlock" || outcome == "timeout" || outcome.rfind("signal:", 0) == 0;
+}
+
+struct ExploreRun {
+  std::string label, token, outcome;
+  CommandResult cr;
+  ExploreStats stats;
+  std::size_t reports = 0;
+};
+
+void append_line(int fd, const std::string& line) {
+  if (fd < 0) return;
+  for (std::size_t done = 0; done < line.size();) {
+    ssize_t w = write(fd, line.data() + done, line.size() - done);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) throw SetupError(fmt::format("writing explore-tokens.txt: {}", std::strerror(errno)));
+    done += static_cast<std::size_t>(w);
+  }
+}
+
+// One run under `token`. Its line is in the tokens file before it starts;
+// its result line after it ended.
+ExploreRun explore_one(const std::string& label, const std::string& token, const GateOptions& o,
+                       const fs::path& log_dir, const fs::path& work, const fs::path& preload, int tokens_fd,
+                       int guardian_fd, pid_t guardian_pid, const std::atomic<bool>& interrupted) {
+  ExploreRun r{label, token, "", {}, {}, 0};
+  std::string cmd;
+  for (const auto& a : o.command) cmd += (cmd.empty() ? "" : " ") + shell_quote(a);
+  append_line(tokens_fd, fmt::format("run {} token {} command {}\n", label, token, cmd));
+  const fs::path stats = work / ("stats." + label + ".json");
+  const char* user_preload = std::getenv("LD_PRELOAD");
+  std::vector<std::string> vars = {
+      "LD_PRELOAD=" + preload.string() + (user_preload && *user_preload ? std::string(":") + user_preload : ""),
+      "RACEGATE_EXPLORE=" + token, "RACEGATE_EXPLORE_STATS=" + stats.string()};
+  std::vector<std::string> notes;  // said once, for the first environment
+  const auto env = gate_environment(log_dir, o, notes, "r" + label, vars);
+  r.cr = run_command(o, env, guardian_fd, guardian_pid, interrupted);
+  r.stats = read_stats(stats);
+  std::error_code ec;
+  fs::remove(stats, ec);
+  r.reports = reports_of_run(log_dir, "r" + label);
+  r.outcome = outcome_of(r.cr, r.stats, r.reports);
+  append_line(tokens_fd, fmt::format("result {} outcome {} trace_hash {} slice_preemptions {} threads {} steps {} "
+                                     "sanitized_starts {}\n",
+                                     label, r.outcome, r.stats.trace_hash.empty() ? "-" : r.stats.trace_hash,
+                                     r.stats.slice_preemptions, r.stats.threads, r.stats.steps,
+                                     r.stats.sanitized_starts));
+  return r;
+}
+
+// What a tokens file recorded for `token` (its last run with that token).
+struct Recorded {
+  std::string outcome, trace_hash;
+  long slice_preemptions = 0, steps = 0, sanitized_starts = 0;
+};
+
+std::optional<Recorded> recorded_result(const fs::path& file, const std::string& token) {
+  std::ifstream in(file);
+  if (!in) throw SetupError(fmt::format("{}: cannot read the tokens file ({})", file.string(), std::strerror(errno)));
+  std::map<std::string, std::string> token_of;  // label -> token
+  std::optional<Recorded> found;
+  std::string line;
+  while (std::getline(in, line)) {
+    std::istringstream words(line);
+    std::string kind, label, key, value;
+    words >> kind >> label;
+    if (kind == "run") {
+      words >> key >> value;
+      if (key == "token") token_of[label] = value;
+    } else if (kind == "result" && token_of.count(label) && token_of[label] == token) {
+      Recorded r;
+      while (words >> key >> value) {
+        if (key == "outcome") r.outcome = value;
+        if (key == "trace_hash") r.trace_hash = value == "-" ? "" : value;
+        if (key == "slice_preemptions") r.slice_preemptions = std::strtol(value.c_str(), nullptr, 10);
+        if (key == "steps") r.steps = std::strtol(value.c_str(), nullptr, 10);
+        if (key == "sanitized_starts") r.sanitized_starts = std::strtol(value.c_str(), nullptr, 10);
+      }
+      found = r;
+    }
+  }
+  return found;
+}
+
 }  // namespace
 
 int gate_main(const GateOptions& o, const std::string& command_line, const std::atomic<bool>& interrupted) {
   if (o.command.empty()) throw SetupError("no command: racegate gate [options] -- COMMAND [ARGS...]");
   auto formats = check_formats(o.formats);
+  // Exploration's options: all checked before anything runs.
+  const bool exploring = !o.explore.empty();
+  const bool replaying = !o.replay_token.empty();
+  if (exploring && o.explore != "noise" && o.explore != "pct") {
+    throw SetupError(fmt::format("--explore {}: the mode is noise or pct", o.explore));
+  }
+  if (!exploring && (o.runs != -1 || o.depth != -1 || o.steps != 0 || o.stop_on_first)) {
+    throw SetupError("--runs, --depth, --steps and --stop-on-first need --explore noise|pct");
+  }
+  if (o.explore == "noise" && (o.depth != -1 || o.steps != 0)) {
+    throw SetupError("--depth and --steps are PCT's: they do not go with --explore noise");
+  }
+  if (exploring && replaying) throw SetupError("--replay-token reruns one run: it does not go with --explore");
+  if (!replaying && !o.tokens.empty()) throw SetupError("--tokens goes with --replay-token");
+  if (o.runs != -1 && (o.runs < 1 || o.runs > 1'000'000)) {
+    throw SetupError(fmt::format("--runs {}: the number of runs is an integer from 1 to 1000000", o.runs));
+  }
+  if (o.depth != -1 && (o.depth < 1 || o.depth > 16)) {
+    throw SetupError(fmt::format("--depth {}: the PCT depth is an integer from 1 to 16", o.depth));
+  }
+  if (o.steps < 0 || o.steps > 1'000'000'000) {
+    throw SetupError(fmt::format("--steps {}: the number of PCT steps is an integer from 1 to 1e9", o.steps));
+  }
+  if (o.explore_seed < 0) throw SetupError(fmt::format("--explore-seed {}: a seed is not negative", o.explore_seed));
+  if (replaying && (o.replay_token.find_first_of(" \t\n") != std::string::npos ||
+                    o.replay_token.rfind("mode=", 0) != 0)) {
+    throw SetupError(fmt::format("--replay-token '{}': a token is the mode=...,seed=... string of "
+                                 "explore-tokens.txt, without spaces",
+                                 o.replay_token));
+  }
+  const int runs = o.runs == -1 ? 100 : o.runs;
+  const int depth = o.depth == -1 ? 3 : o.depth;
+  const fs::path preload = exploring || replaying ? find_preload(o) : fs::path();
+  std::optional<Recorded> recorded;
+  fs::path tokens_read;
+  if (replaying) {
+    tokens_read = fs::absolute(o.tokens.empty() ? fs::path(o.out) / "explore-tokens.txt" : fs::path(o.tokens));
+    recorded = recorded_result(tokens_read, o.replay_token);
+    if (!recorded) {
+      throw SetupError(fmt::format("{} has no result for the token {}: replay compares with the recorded outcome "
+                                   "(give the exploration's tokens file with --tokens)",
+                                   tokens_read.string(), o.replay_token));
+    }
+  }
   const fs::path root = fs::absolute(o.source_root.empty() ? fs::current_path() : fs::path(o.source_root));
 
   // Everything that can be wrong with the input is found before the command runs.
@@ -478,20 +726,84 @@ int gate_main(const GateOptions& o, const std::string& command_line, const std::
   const std::string started_at = now_iso();
   CommandResult cr;
   Collected found;
+  std::vector<ExploreRun> xruns;    // the exploration's runs, or the replay's one
+  std::optional<ExploreRun> probe;  // PCT without --steps: the run that measured k
+  long steps = o.steps;
+  int tokens_fd = -1;
+  const fs::path tokens_path = out / "explore-tokens.txt";
   try {
-    cr = run_command(o, env, guardian_fd, guardian_pid, interrupted);
+    if (exploring) {
+      tokens_fd = open(tokens_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
+      if (tokens_fd < 0) {
+        throw SetupError(fmt::format("cannot write {}: {}", tokens_path.string(), std::strerror(errno)));
+      }
+      append_line(tokens_fd, fmt::format("# racegate gate --explore {}: one 'run' line per run, written before it "
+                                         "starts, and a 'result' line after it ended\n",
+                                         o.explore));
+      if (o.explore == "pct" && steps == 0) {
+        probe = explore_one("probe", "mode=pct,seed=0,depth=1", o, log_dir, work,
+                            preload, tokens_fd, guardian_fd, guardian_pid, interrupted);
+        steps = std::max(1L, probe->stats.steps);
+        std::cerr << fmt::format("racegate gate: probe run: {} threads, {} steps: PCT draws its change points "
+                                 "among {} steps\n",
+                                 probe->stats.threads, probe->stats.steps, steps);
+      }
+      for (int i = 0; i < runs && !interrupted.load(); ++i) {
+        const long long seed = o.explore_seed + i;
+        const std::string token = o.explore == "pct"
+                                      ? fmt::format("mode=pct,seed={},depth={},steps={}", seed, depth, steps)
+                                      : fmt::format("mode=noise,seed={}", seed);
+        xruns.push_back(explore_one(std::to_string(i), token, o, log_dir, work, preload, tokens_fd, guardian_fd,
+                                    guardian_pid, interrupted));
+        const auto& r = xruns.back();
+        if (r.outcome != "pass") {
+          std::cerr << fmt::format("racegate gate: run {} of {} ({}): {}\n", i + 1, runs, token, r.outcome);
+          if (o.stop_on_first) break;
+        }
+      }
+    } else if (replaying) {
+      xruns.push_back(explore_one("replay", o.replay_token, o, log_dir, work, preload, -1, guardian_fd,
+                                  guardian_pid, interrupted));
+    } else {
+      cr = run_command(o, env, guardian_fd, guardian_pid, interrupted);
+    }
+    if (exploring || replaying) {
+      // The command's result for the verdict: the first failing run's (the
+      // probe's when it alone failed), else a success.
+      std::vector<const ExploreRun*> all;
+      for (const auto& r : xruns) all.push_back(&r);
+      if (probe) all.push_back(&*probe);
+      cr.exit_code = 0;
+      bool failed = false;
+      for (const auto* r : all) {
+        cr.wall_seconds += r->cr.wall_seconds;
+        cr.maxrss_kb = std::max(cr.maxrss_kb, r->cr.maxrss_kb);
+        cr.leftovers += r->cr.leftovers;
+        cr.interrupted = cr.interrupted || r->cr.interrupted;
+        const bool command_failed = r->cr.timed_out || r->cr.signal || (r->cr.exit_code && *r->cr.exit_code != 0);
+        if (command_failed && !failed) {
+          failed = true;
+          cr.exit_code = r->cr.exit_code;
+          cr.signal = r->cr.signal;
+          cr.timed_out = r->cr.timed_out;
+          cr.stderr_tail = r->cr.stderr_tail;
+        }
+      }
+    }
     // The raw logs stay in the output directory, replacing a previous run's.
     const fs::path keep = out / "logs";
     std::error_code ec;
     fs::remove_all(keep, ec);
     found = collect(log_dir, keep);
   } catch (...) {
+    if (tokens_fd >= 0) close(tokens_fd);
     close(guardian_fd);
     while (waitpid(guardian_pid, nullptr, 0) == -1 && errno == EINTR) {}
     std::error_code ec;
     fs::remove_all(work, ec);
     throw;
   }
+  if (tokens_fd >= 0) close(tokens_fd);
   close(guardian_fd);  // EOF: the guardian ends and removes nothing more
   while (waitpid(guardian_pid, nullptr, 0) == -1 && errno == EINTR) {}
   {
@@ -556,6 +868,111 @@ int gate_main(const GateOptions& o, const std::string& command_line, const std::
                              o.baseline, adopted, next.findings.size() - adopted, fixed.size());
   }
 
+  // The exploration's figures (report.json's run.explore).
+  nlohmann::json explore;
+  bool explore_hard = false;    // a deadlock, signal or timeout: --allow-command-failure does not excuse it
+  bool replay_diverged = false;
+  std::string explore_text;     // for the verdict's message
+  if (exploring) {
+    std::map<std::string, int> outcomes;
+    int failed = 0;
+    long threads_max = 0, steps_max = 0, preemptions = 0;
+    const ExploreRun* first_failing = nullptr;
+    for (const auto& r : xruns) {
+      ++outcomes[r.outcome];
+      threads_max = std::max(threads_max, r.stats.threads);
+      steps_max = std::max(steps_max, r.stats.steps);
+      preemptions += r.stats.slice_preemptions;
+      if (r.outcome != "pass") {
+        ++failed;
+        if (!first_failing) first_failing = &r;
+      }
+      explore_hard = explore_hard || hard_failure(r.outcome);
+    }
+    if (probe) {
+      explore_hard = explore_hard || hard_failure(probe->outcome);
+      if (!first_failing && probe->outcome != "pass") first_failing = &*probe;
+    }
+    const int done = static_cast<int>(xruns.size());
+    explore = {{"mode", o.explore},
+               {"runs", done},
+               {"runs_requested", runs},
+               {"seed_first", o.explore_seed},
+               {"failed_runs", failed},
+               {"outcomes", outcomes},
+               {"threads_max", threads_max},
+               {"steps_max", steps_max},
+               {"slice_preemptions", preemptions},
+               {"stopped_early", done < runs},
+               {"tokens_file", tokens_path.string()},
+               {"preload", preload.string()}};
+    explore["first_failing_token"] = first_failing ? nlohmann::json(first_failing->token) : nlohmann::json();
+    explore["first_failing_outcome"] = first_failing ? nlohmann::json(first_failing->outcome) : nlohmann::json();
+    explore["first_failing_run"] = first_failing ? nlohmann::json(first_failing->label) : nlohmann::json();
+    if (o.explore == "pct") {
+      explore["depth"] = depth;
+      explore["steps"] = steps;
+      explore["steps_from_probe"] = probe.has_value();
+      // The PCT guarantee: one run finds a bug of depth d with probability at
+      // least 1/(n k^(d-1)), so R runs miss it with probability at most this.
+      if (threads_max > 0 && steps_max > 0 && done > 0) {
+        const double p = 1.0 / (static_cast<double>(threads_max) *
+                                std::pow(static_cast<double>(steps_max), depth - 1));
+        explore["miss_bound"] = std::pow(1.0 - p, done);
+      } else {
+        explore["miss_bound"] = nullptr;
+      }
+    } else {
+      explore["depth"] = nullptr;
+      explore["steps"] = nullptr;
+      explore["miss_bound"] = nullptr;
+    }
+    if (probe) {
+      explore["probe"] = {{"token", probe->token}, {"outcome", probe->outcome}, {"threads", probe->stats.threads},
+                          {"steps", probe->stats.steps}};
+    }
+    std::string hist;
+    for (const auto& [k, n] : outcomes) hist += fmt::format("{}{} {}", hist.empty() ? "" : ", ", n, k);
+    explore_text = fmt::format("exploration {}: {} of {} runs failed ({})", o.explore, failed, done,
+                               hist.empty() ? "none run" : hist);
+    if (first_failing) explore_text += fmt::format(", the first with token {}", first_failing->token);
+  } else if (replaying) {
+    const ExploreRun& r = xruns.front();
+    std::string hash_check;
+    bool same = r.outcome == recorded->outcome;
+    if (recorded->trace_hash.empty() || r.stats.trace_hash.empty()) {
+      hash_check = "not compared (no trace hash)";
+    } else if (recorded->slice_preemptions > 0 || r.stats.slice_preemptions > 0) {
+      hash_check = "not compared (a time-slice preemption)";
+    } else if ((recorded->sanitized_starts > 0 || r.stats.sanitized_starts > 0) && recorded->steps != r.stats.steps) {
+      // In a sanitized program a new thread's start overlaps its creator
+      // (docs/exploration.md, "Determinism"): the steps may differ.
+      hash_check = "not compared (a sanitized program's thread start: the steps differ)";
+    } else if (recorded->trace_hash == r.stats.trace_hash) {
+      hash_check = "same";
+    } else {
+      hash_check = "differs";
+      same = false;
+    }
+    replay_diverged = !same;
+    explore_hard = hard_failure(r.outcome);
+    const auto mode_end = o.replay_token.find(',');
+    explore = {{"mode", o.replay_token.substr(5, mode_end == std::string::npos ? std::string::npos : mode_end - 5)},
+               {"replay",
+                {{"token", o.replay_token},
+                 {"tokens_file", tokens_read.string()},
+                 {"recorded_outcome", recorded->outcome},
+                 {"outcome", r.outcome},
+                 {"recorded_trace_hash", recorded->trace_hash},
+                 {"trace_hash", r.stats.trace_hash},
+                 {"trace_hash_check", hash_check},
+                 {"same", same}}}};
+    explore_text = same ? fmt::format("replay reproduced the recorded outcome {} (trace hash {})", r.outcome,
+                                      hash_check)
+                        : fmt::format("replay diverged: recorded {}, replayed {} (trace hash {})",
+                                      recorded->outcome, r.outcome, hash_check);
+  }
+
   // The verdict.
   const bool command_failed = cr.timed_out || cr.signal || (cr.exit_code && *cr.exit_code != 0);
   // Exit code 127 is the loader's (a shared library, such as a sanitizer
@@ -574,7 +991,8 @@ int gate_main(const GateOptions& o, const std::string& command_line, const std::
                                                     : ": " + loader_says)
       : command_failed   ? fmt::format("the command failed with exit code {}", *cr.exit_code)
                          : "the command succeeded";
-  if (command_failed && o.allow_command_failure && !cr.timed_out && !cr.interrupted && !not_loaded) {
+  if (command_failed && o.allow_command_failure && !cr.timed_out && !cr.interrupted && !not_loaded &&
+      !explore_hard) {
     command_text += " (allowed by --allow-command-failure)";
   }
   const std::size_t n_unsymbolized = static_cast<std::size_t>(
@@ -587,9 +1005,10 @@ int gate_main(const GateOptions& o, const std::string& command_line, const std::
     verdict = Verdict::kError;
   } else if (n_new > 0) {
     verdict = Verdict::kRace;
-  } else if (cr.interrupted || (command_failed && !o.allow_command_failure)) {
+  } else if (cr.interrupted || (command_failed && (!o.allow_command_failure || explore_hard))) {
     verdict = cr.signal ? Verdict::kCrash : Verdict::kFail;
   }
+  if (verdict == Verdict::kPass && replay_diverged) verdict = Verdict::kFail;  // never silently trusted
   std::map<std::string, int> new_kinds;
   for (const auto& f : found.findings) {
     if (f.state == "new") ++new_kinds[f.kind];
@@ -599,6 +1018,7 @@ int gate_main(const GateOptions& o, const std::string& command_line, const std::
   std::string message = fmt::format("{}{}, {} known, {} suppressed, {} fixed; {}", plural(n_new, "new finding", "new findings"),
                                     kinds.empty() ? "" : " (" + kinds + ")", n_known, n_suppressed, fixed.size(),
                                     command_text);
+  if (!explore_text.empty()) message += "; " + explore_text;
   if (cr.leftovers > 0) {
     message += fmt::format("; {} left running after it ended (killed)",
                            plural(static_cast<std::size_t>(cr.leftovers), "process was", "processes were"));
@@ -615,6 +1035,7 @@ int gate_main(const GateOptions& o, const std::string& command_line, const std::
   run.info.baseline_path = o.baseline.empty() ? "" : fs::absolute(o.baseline).string();
   run.info.fixed = fixed;
   run.info.variants = {"command"};
+  if (exploring || replaying) run.info.explore_json = explore.dump();
   reports::UnitResult u;
   u.case_id = "gate";
   u.title = shown;
@@ -671,6 +1092,22 @@ int gate_main(const GateOptions& o, const std::string& command_line, const std::
     if (auto r = reports::make_reporter(f)) std::cout << "report: " << (out / r->file_name()).string() << "\n";
   }
   std::cout << "logs: " << (out / "logs").string() << "\n";
+  if (exploring) {
+    std::cout << fmt::format("racegate gate: {}\n", explore_text);
+    if (o.explore == "pct") {
+      std::cout << fmt::format("racegate gate: PCT depth {}, k = {} steps{}, n = {} threads (max measured)",
+                               depth, steps, probe ? " (measured by the probe run)" : "",
+                               explore["threads_max"].get<long>());
+      if (explore["miss_bound"].is_number()) {
+        std::cout << fmt::format(": a bug of depth <= {} missed by all {} runs with probability <= {}",
+                                 depth, explore["runs"].get<int>(), explore["miss_bound"].get<double>());
+      }
+      std::cout << "\n";
+    }
+    std::cout << "tokens: " << tokens_path.string() << "\n";
+  } else if (replaying) {
+    std::cout << fmt::format("racegate gate: {}\n", explore_text);
+  }
   std::cout << fmt::format("racegate gate: {}: {}\n", reports::verdict_name(verdict), message);
   std::cout.flush();
   return verdict == Verdict::kPass ? 0 : 1;

@@ -30,6 +30,18 @@ struct GateOptions {
   double timeout = 0;                     // seconds; 0: no limit
   int top = 20;                           // signatures listed on the console
   bool doctor = true;                     // prove the detectors see planted bugs first (cached)
+
+  // Schedule exploration (docs/exploration.md): the command runs `runs`
+  // times under the preload library, one seed after the other.
+  std::string explore;                    // "", "noise" or "pct"
+  int runs = -1;                          // -1: 100 when exploring
+  int depth = -1;                         // -1: 3 (PCT only)
+  long steps = 0;                         // 0: measured by a probe run (PCT only)
+  long long explore_seed = 1;             // the runs' seeds are S+0 .. S+runs-1
+  bool stop_on_first = false;             // stop after the first failing run
+  std::string preload;                    // the preload library; default: found beside racegate
+  std::string replay_token;               // rerun one run from its token and compare its outcome
+  std::string tokens;                     // replay: the tokens file of the exploration (default <out>/explore-tokens.txt)
 };
 
 // Runs the gate; returns the exit code. `interrupted` is set from SIGINT/SIGTERM.

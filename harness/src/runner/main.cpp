@@ -656,6 +656,23 @@ int main(int argc, char** argv) {
       ->check(CLI::PositiveNumber);
   gate->add_flag("!--no-doctor", go.doctor,
                  "Skip proving first (cached per toolchain) that the sanitizers see planted bugs");
+  gate->add_option("--explore", go.explore,
+                   "Schedule exploration: run the command --runs times under the preload library, in mode noise "
+                   "or pct (docs/exploration.md)");
+  gate->add_option("--runs", go.runs, "Exploration: how many runs, one after the other (default: 100)");
+  gate->add_option("--depth", go.depth, "PCT: the bug depth d, 1..16 (default: 3)");
+  gate->add_option("--steps", go.steps, "PCT: k, the steps change points are drawn from (default: measured by a "
+                                        "probe run)");
+  gate->add_option("--explore-seed", go.explore_seed, "Exploration: the first run's seed; run i has seed S+i "
+                                                      "(default: 1)");
+  gate->add_flag("--stop-on-first", go.stop_on_first, "Exploration: stop after the first failing run");
+  gate->add_option("--preload", go.preload,
+                   "The preload library (default: libracegate-explore.so beside racegate)");
+  gate->add_option("--replay-token", go.replay_token,
+                   "Rerun one exploration run from its token (explore-tokens.txt) and compare its outcome with "
+                   "the recorded one: exit 1 when the replay diverged");
+  gate->add_option("--tokens", go.tokens,
+                   "Replay: the exploration's tokens file (default: <out>/explore-tokens.txt)");
   gate->footer(
       "Exit codes: 0 the command succeeded and no new finding appeared; 1 a new finding appeared, or the "
       "command failed (both are said); 2 bad usage or a broken set-up (nothing is overwritten).\n"

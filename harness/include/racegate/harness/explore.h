@@ -140,6 +140,10 @@ struct Stats {
   std::uint64_t timeouts_fired = 0;
   std::uint64_t noise_delays = 0;
   std::uint64_t trace_hash = 0;
+  // Threads started in a sanitized program (see prepare_thread): what the
+  // creator runs then overlaps the child's start, so the steps, and the
+  // trace hash, may differ from one run of a token to the next.
+  std::uint64_t sanitized_starts = 0;
 };
 Stats stats() noexcept;
 

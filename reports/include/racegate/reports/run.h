@@ -103,6 +103,9 @@ struct RunInfo {
   std::string mode = "run";
   std::string baseline_path;    // gate: the baseline file, when one was given
   std::vector<KnownFinding> fixed;  // gate: baseline entries not seen in this run (fixed)
+  // gate --explore / --replay-token: the exploration's figures as a JSON
+  // object's text (docs/report-schema.md, "explore"); empty otherwise.
+  std::string explore_json;
 };
 
 struct Run {
