@@ -49,7 +49,10 @@ set_tests_properties(explore_preload PROPERTIES LABELS explore TIMEOUT 300)
 
 # racegate gate --explore: two planted bugs PCT finds most often in this
 # tree's variant, at their depth (docs/exploration.md's tables), and a
-# program without a bug.
+# program without a bug. Not in the ASan tree: there a PCT schedule does not
+# replay exactly (ASan's thread-start interceptor runs outside the schedule),
+# so the test's replay checks would depend on chance; the gate flags such a
+# replay as diverged, which explore_gate checks in the other trees.
 racegate_explore_program(locked_counter)
 if(RACEGATE_SANITIZER STREQUAL "thread")
   set(RACEGATE_EXPLORE_GATE_BUGS atomicity_violation:2 double_checked_init:2)
@@ -72,7 +75,9 @@ foreach(entry ${RACEGATE_EXPLORE_GATE_BUGS})
   list(GET parts 1 depth)
   list(APPEND RACEGATE_EXPLORE_GATE_ARGS $<TARGET_FILE:explore_${bug}> ${depth})
 endforeach()
-add_test(NAME explore_gate
-  COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR}/explore_gate_test.py
-          $<TARGET_FILE:racegate> $<TARGET_FILE:explore_locked_counter> ${RACEGATE_EXPLORE_GATE_ARGS})
-set_tests_properties(explore_gate PROPERTIES LABELS explore TIMEOUT 300)
+if(NOT RACEGATE_SANITIZER STREQUAL "address")
+  add_test(NAME explore_gate
+    COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR}/explore_gate_test.py
+            $<TARGET_FILE:racegate> $<TARGET_FILE:explore_locked_counter> ${RACEGATE_EXPLORE_GATE_ARGS})
+  set_tests_properties(explore_gate PROPERTIES LABELS explore TIMEOUT 300)
+endif()
