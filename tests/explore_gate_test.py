@@ -30,15 +30,13 @@ import subprocess
 import sys
 import tempfile
 
+from checklist import Checklist
+
 GATE_TIMEOUT = 120  # seconds for one gate call (30 short runs)
-FAILURES = []
 TMP = tempfile.mkdtemp(prefix="racegate-explore-gate-test-")
-
-
-def check(ok, what):
-    print(("ok    " if ok else "FAIL  ") + what, flush=True)
-    if not ok:
-        FAILURES.append(what)
+CHECKS = Checklist()
+check = CHECKS.check
+FAILURES = CHECKS.failures
 
 
 def gate(racegate, args, command):

@@ -30,17 +30,15 @@ import subprocess
 import sys
 import tempfile
 
+from checklist import Checklist
+
 RUNS = 100
 HANG_BUGS = ("lock_order_deadlock", "lost_wakeup")  # bugs whose symptom is a hang
 RUN_TIMEOUT = 30  # seconds; a PCT run that takes longer is a hang
-FAILURES = []
 TMP = tempfile.mkdtemp(prefix="racegate-explore-test-")
-
-
-def check(ok, what):
-    print(("ok    " if ok else "FAIL  ") + what, flush=True)
-    if not ok:
-        FAILURES.append(what)
+CHECKS = Checklist()
+check = CHECKS.check
+FAILURES = CHECKS.failures
 
 
 class Run:

@@ -82,17 +82,7 @@ const KnownFinding* Baseline::find(const std::string& signature) const {
 Baseline load_baseline(const fs::path& file) { return parse_baseline(read_text(file, "baseline"), file.string()); }
 
 Baseline parse_baseline(std::string_view text, const std::string& name) {
-  json j;
-  try {
-    j = json::parse(text);
-  } catch (const json::exception& e) {
-    throw InputError(fmt::format("{}:{}: not valid JSON ({})", name, line_of_json_error(text, e), e.what()));
-  }
-  const auto schema = j.is_object() ? j.find("schema") : j.end();
-  if (!j.is_object() || schema == j.end() || !schema->is_string() || schema->get<std::string>() != kBaselineSchema) {
-    throw InputError(fmt::format("{}:1: not a racegate baseline (expected \"schema\": \"{}\")", name,
-                                 kBaselineSchema));
-  }
+  const json j = parse_schema_document(text, name, kBaselineSchema, "baseline");
   auto it = j.find("findings");
   if (it == j.end() || !it->is_array()) {
     throw InputError(fmt::format("{}:1: a baseline needs a \"findings\" array", name));

@@ -59,16 +59,7 @@ bool looks_like_document(std::string_view text) {
 }
 
 Run parse_document(std::string_view text, const std::string& name) {
-  json j;
-  try {
-    j = json::parse(text);
-  } catch (const json::exception& e) {
-    throw InputError(fmt::format("{}:{}: not valid JSON ({})", name, line_of_json_error(text, e), e.what()));
-  }
-  const auto schema = j.is_object() ? j.find("schema") : j.end();
-  if (!j.is_object() || schema == j.end() || !schema->is_string() || schema->get<std::string>() != kRunSchema) {
-    throw InputError(fmt::format("{}:1: not a racegate report.json (expected \"schema\": \"{}\")", name, kRunSchema));
-  }
+  const json j = parse_schema_document(text, name, kRunSchema, "report.json");
   Run run;
   run.info = info_of(j, name + ":1");
   auto units = j.find("units");
@@ -100,6 +91,21 @@ int line_of_json_error(std::string_view text, const std::exception& e) {
     if (at != std::string_view::npos) return line_of_offset(text, at);
   }
   return 1;
+}
+
+json parse_schema_document(std::string_view text, const std::string& name, const std::string& schema,
+                           const std::string& what) {
+  json j;
+  try {
+    j = json::parse(text);
+  } catch (const json::exception& e) {
+    throw InputError(fmt::format("{}:{}: not valid JSON ({})", name, line_of_json_error(text, e), e.what()));
+  }
+  const auto found = j.is_object() ? j.find("schema") : j.end();
+  if (!j.is_object() || found == j.end() || !found->is_string() || found->get<std::string>() != schema) {
+    throw InputError(fmt::format("{}:1: not a racegate {} (expected \"schema\": \"{}\")", name, what, schema));
+  }
+  return j;
 }
 
 int line_of_offset(std::string_view text, std::size_t offset) {

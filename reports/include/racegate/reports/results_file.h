@@ -18,6 +18,8 @@
 #include <string_view>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "racegate/reports/baseline.h"  // InputError
 #include "racegate/reports/run.h"
 
@@ -44,6 +46,11 @@ int line_of_offset(std::string_view text, std::size_t offset);
 // The line of the JSON error `e` in `text` (the byte of a parse error, the
 // number of a number overflow), 1 when it cannot be told.
 int line_of_json_error(std::string_view text, const std::exception& e);
+// `text` parsed as a JSON object whose "schema" is `schema`; otherwise an
+// InputError "NAME:LINE: not valid JSON (...)" or "NAME:1: not a racegate
+// WHAT (expected "schema": "SCHEMA")".
+nlohmann::json parse_schema_document(std::string_view text, const std::string& name, const std::string& schema,
+                                     const std::string& what);
 
 // Reads and joins the given files (shards); throws InputError.
 Run read_results_files(const std::vector<std::filesystem::path>& files, std::vector<std::string>& warnings);
