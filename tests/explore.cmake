@@ -25,18 +25,33 @@ function(racegate_explore_program name)
                         RUNTIME_OUTPUT_DIRECTORY ${RACEGATE_EXPLORE_DIR})
   target_link_libraries(explore_${name} PRIVATE Threads::Threads racegate_project_options)
 endfunction()
-foreach(entry ${RACEGATE_EXPLORE_BUGS})
-  string(REPLACE ":" ";" parts ${entry})
-  list(GET parts 0 bug)
-  list(GET parts 1 depth)
-  racegate_explore_program(${bug})
-  add_test(NAME explore_${bug}
-    COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR}/explore_test.py bug
-            $<TARGET_FILE:racegate_explore_preload> $<TARGET_FILE:explore_${bug}> ${depth}
-            $<$<BOOL:${RACEGATE_SANITIZER}>:sanitized>)
-  set_tests_properties(explore_${bug} PROPERTIES LABELS explore TIMEOUT 300)
-endforeach()
+# racegate_explore_bugs(ENTRIES LIBS...): builds each bug:depth entry's
+# program, linked with LIBS, and registers its explore_<bug> test.
+function(racegate_explore_bugs entries)
+  foreach(entry ${entries})
+    string(REPLACE ":" ";" parts ${entry})
+    list(GET parts 0 bug)
+    list(GET parts 1 depth)
+    racegate_explore_program(${bug})
+    if(ARGN)
+      target_link_libraries(explore_${bug} PRIVATE ${ARGN})
+    endif()
+    add_test(NAME explore_${bug}
+      COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR}/explore_test.py bug
+              $<TARGET_FILE:racegate_explore_preload> $<TARGET_FILE:explore_${bug}> ${depth}
+              $<$<BOOL:${RACEGATE_SANITIZER}>:sanitized>)
+    set_tests_properties(explore_${bug} PROPERTIES LABELS explore TIMEOUT 300)
+  endforeach()
+endfunction()
+racegate_explore_bugs("${RACEGATE_EXPLORE_BUGS}")
 racegate_explore_program(spin_without_points)
+
+# The same kinds of bug on the reference's own primitives (threading::Lock,
+# Condition, Thread), which block on futexes the preload library cannot see:
+# PCT finds them only through the reference's schedule points and blocking
+# hooks, which the program drives from the engine (explore_bridge.h).
+set(RACEGATE_EXPLORE_REF_BUGS ref_order_violation:1 ref_lock_order_deadlock:2 ref_lost_wakeup:2)
+racegate_explore_bugs("${RACEGATE_EXPLORE_REF_BUGS}" racegate_harness racegate::reference)
 
 # The preload library itself: the time slice, a TSan-built racy program
 # still reported under it (tests/gate/one_race.cpp is built with TSan in

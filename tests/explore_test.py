@@ -33,7 +33,7 @@ import tempfile
 from checklist import Checklist
 
 RUNS = 100
-HANG_BUGS = ("lock_order_deadlock", "lost_wakeup")  # bugs whose symptom is a hang
+HANG_BUGS = ("lock_order_deadlock", "lost_wakeup", "ref_lock_order_deadlock", "ref_lost_wakeup")  # bugs whose symptom is a hang
 RUN_TIMEOUT = 30  # seconds; a PCT run that takes longer is a hang
 TMP = tempfile.mkdtemp(prefix="racegate-explore-test-")
 CHECKS = Checklist()

@@ -25,6 +25,7 @@
 #include <nlohmann/json.hpp>
 
 #include "racegate/harness/case.h"
+#include "racegate/harness/explore_bridge.h"
 
 namespace racegate::harness {
 namespace {
@@ -140,6 +141,11 @@ int harness_case_main(int argc, char** argv) {
   }
 
   install_crash_backtrace();
+  if (install_explore_bridge() == ExploreBridge::kMissingLibrary) {
+    std::cerr << "racegate case: RACEGATE_EXPLORE is set, but libracegate-explore.so is not preloaded "
+                 "(racegate run --explore preloads it)\n";
+    return 2;
+  }
   CaseContext ctx(seed, trials > 0 ? trials : found->spec.default_trials);
   std::string result;
   try {

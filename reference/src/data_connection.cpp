@@ -11,6 +11,7 @@
 
 #include "racegate/errors.h"
 #include "racegate/internal/wire.h"
+#include "racegate/schedule.h"
 
 namespace racegate::internal {
 namespace {
@@ -26,7 +27,7 @@ namespace {
 std::size_t read_some_exact(int fd, char* p, std::size_t n) {
   std::size_t got = 0;
   while (got < n) {
-    const ssize_t r = ::read(fd, p + got, n - got);
+    const ssize_t r = schedule::outside([&] { return ::read(fd, p + got, n - got); });
     if (r > 0) {
       got += static_cast<std::size_t>(r);
     } else if (r == 0) {
@@ -78,7 +79,7 @@ void ConnectionCore::send_bytes(std::string_view message) {
     msghdr msg{};
     msg.msg_iov = iov + first;
     msg.msg_iovlen = static_cast<std::size_t>(count - first);
-    const ssize_t sent = ::sendmsg(fd, &msg, MSG_NOSIGNAL);
+    const ssize_t sent = schedule::outside([&] { return ::sendmsg(fd, &msg, MSG_NOSIGNAL); });
     if (sent < 0) {
       if (errno == EINTR) continue;
       raise_errno(errno);

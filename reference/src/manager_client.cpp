@@ -14,6 +14,7 @@
 #include "racegate/internal/manager_auth.h"
 #include "racegate/internal/wire.h"
 #include "racegate/mp/manager_errors.h"
+#include "racegate/schedule.h"
 
 namespace racegate::internal::manager {
 
@@ -31,7 +32,7 @@ void send_frame(int fd, std::string_view payload) {
   const char* p = buf.data();
   std::size_t left = buf.size();
   while (left > 0) {
-    ssize_t k = ::send(fd, p, left, MSG_NOSIGNAL);
+    ssize_t k = schedule::outside([&] { return ::send(fd, p, left, MSG_NOSIGNAL); });
     if (k < 0) {
       if (errno == EINTR) continue;
       if (errno == EPIPE || errno == ECONNRESET || errno == ENOTCONN) {

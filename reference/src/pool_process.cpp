@@ -99,7 +99,7 @@ bool ctl_send(int sock, CtlKind kind, std::int32_t pid, std::int32_t code, std::
     std::memcpy(CMSG_DATA(c), &pass_fd, sizeof pass_fd);
   }
   for (;;) {
-    if (sendmsg(sock, &msg, MSG_NOSIGNAL) >= 0) return true;
+    if (schedule::outside([&] { return sendmsg(sock, &msg, MSG_NOSIGNAL); }) >= 0) return true;
     if (errno == EINTR) continue;
     if (errno == EPIPE || errno == ECONNRESET || errno == ENOTCONN) return false;
     throw_os_error("sendmsg(pool control)");
@@ -118,7 +118,7 @@ bool ctl_recv(int sock, CtlMessage& out) {
   msg.msg_controllen = sizeof control;
   ssize_t n;
   do {
-    n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+    n = schedule::outside([&] { return recvmsg(sock, &msg, MSG_CMSG_CLOEXEC); });
   } while (n < 0 && errno == EINTR);
   if (n == 0) return false;
   if (n < 0) {
@@ -708,7 +708,7 @@ void handler_loop(ProcessEngineState& s) {
       fds.push_back({w.fd, POLLIN, 0});
       owners.push_back(w.pid);
     }
-    int rc = poll(fds.data(), fds.size(), -1);
+    int rc = schedule::outside([&] { return poll(fds.data(), fds.size(), -1); });
     if (rc < 0) {
       if (errno == EINTR) continue;
       throw_os_error("poll(pool handler)");
@@ -763,7 +763,7 @@ void handler_main(ProcessEngineState& s) {
     s.ctl_fd = -1;
   }
   int status = 0;
-  while (waitpid(s.server_pid, &status, 0) < 0 && errno == EINTR) {
+  while (schedule::outside([&] { return waitpid(s.server_pid, &status, 0); }) < 0 && errno == EINTR) {
   }
 }
 
@@ -839,7 +839,7 @@ ProcessEngine::ProcessEngine(Options options) : s_(std::make_unique<ProcessEngin
     ::close(s.ctl_fd);
     s.ctl_fd = -1;
     int status = 0;
-    while (waitpid(s.server_pid, &status, 0) < 0 && errno == EINTR) {
+    while (schedule::outside([&] { return waitpid(s.server_pid, &status, 0); }) < 0 && errno == EINTR) {
     }
     if (s.wake_fd >= 0) ::close(s.wake_fd);
     throw;

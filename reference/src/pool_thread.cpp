@@ -12,6 +12,7 @@
 
 #include "racegate/errors.h"
 #include "racegate/internal/pool_engine.h"
+#include "racegate/schedule.h"
 #include "racegate/threading/thread.h"
 
 namespace racegate::internal::pool {
@@ -83,6 +84,7 @@ void worker_main(ThreadEngineState& s, std::size_t index) {
   }
   while (ok) {
     ThreadTask task;
+    schedule::point(schedule::Op::kQueueGet, &s.tasks);
     {
       std::unique_lock lk(s.mu);
       s.tasks_cv.wait(lk, [&] { return !s.tasks.empty() || s.state != ThreadEngineState::State::kRun; });
@@ -91,6 +93,7 @@ void worker_main(ThreadEngineState& s, std::size_t index) {
       s.tasks.pop_front();
     }
     std::function<void()> finish = task.run();  // never throws: errors become the result
+    schedule::point(schedule::Op::kQueuePut, &s.results);
     {
       std::lock_guard lk(s.mu);
       if (s.state != ThreadEngineState::State::kTerminate) s.results.push_back(std::move(finish));
@@ -109,6 +112,7 @@ void handler_main(ThreadEngineState& s) {
   t_self = s.handler.get();
   for (;;) {
     std::function<void()> finish;
+    schedule::point(schedule::Op::kQueueGet, &s.results);
     {
       std::unique_lock lk(s.mu);
       s.results_cv.wait(lk, [&] {
@@ -192,6 +196,7 @@ void ThreadEngine::check_running() const {
 }
 
 void ThreadEngine::submit(std::vector<ThreadTask> tasks) {
+  schedule::point(schedule::Op::kQueuePut, &s_->tasks);
   std::string broken_message;
   {
     std::lock_guard lk(s_->mu);

@@ -106,7 +106,7 @@ void wait_until(ProcessState& s, const Deadline& deadline) {
     if (s.pidfd >= 0) {
       pollfd pfd{s.pidfd, POLLIN, 0};
       int ms = deadline.remaining_ms();
-      int rc = poll(&pfd, 1, ms);
+      int rc = schedule::outside([&] { return poll(&pfd, 1, ms); });
       if (rc == -1 && errno != EINTR) {
         throw OSError(std::string("poll(pidfd) failed: ") + std::strerror(errno));
       }
@@ -114,7 +114,7 @@ void wait_until(ProcessState& s, const Deadline& deadline) {
       // No pidfd (old kernel): poll waitpid with a bounded back-off.
       int ms = deadline.remaining_ms();
       unsigned cap_us = ms < 0 ? 50000u : std::min(50000u, static_cast<unsigned>(ms) * 1000u + 1u);
-      std::this_thread::sleep_for(std::chrono::microseconds(std::min(backoff_us, cap_us)));
+      schedule::outside([&] { std::this_thread::sleep_for(std::chrono::microseconds(std::min(backoff_us, cap_us))); });
       backoff_us = std::min(backoff_us * 2, 50000u);
     }
   }

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "racegate/errors.h"
+#include "racegate/schedule.h"
 
 namespace racegate::internal {
 namespace {
@@ -18,7 +19,7 @@ namespace {
 std::size_t read_exact(int fd, char* p, std::size_t n) {
   std::size_t got = 0;
   while (got < n) {
-    ssize_t r = ::read(fd, p + got, n - got);
+    ssize_t r = schedule::outside([&] { return ::read(fd, p + got, n - got); });
     if (r > 0) {
       got += static_cast<std::size_t>(r);
     } else if (r == 0) {
@@ -36,7 +37,7 @@ void write_all(int fd, std::string_view data) {
   const char* p = data.data();
   std::size_t left = data.size();
   while (left > 0) {
-    ssize_t n = ::write(fd, p, left);
+    ssize_t n = schedule::outside([&] { return ::write(fd, p, left); });
     if (n < 0) {
       if (errno == EINTR) continue;
       os_error("write");
@@ -70,7 +71,7 @@ bool read_frame(int fd, std::string& out) {
 bool wait_readable(int fd, const Deadline& deadline) {
   for (;;) {
     pollfd p{fd, POLLIN, 0};
-    int rc = poll(&p, 1, deadline.remaining_ms());
+    int rc = schedule::outside([&] { return poll(&p, 1, deadline.remaining_ms()); });
     if (rc > 0) return true;
     if (rc == 0) {
       if (deadline.is_never()) continue;

@@ -102,7 +102,8 @@ std::string stats_json(const Stats& s, const Config& c, std::string_view outcome
          field("seed", c.seed) + field("depth", static_cast<std::uint64_t>(c.depth)) +
          field("steps_param", c.steps) + field("threads", s.threads) + field("steps", s.steps) +
          field("slice_preemptions", s.slice_preemptions) + field("timeouts_fired", s.timeouts_fired) +
-         field("noise_delays", s.noise_delays) + field("sanitized_starts", s.sanitized_starts) + "\"trace_hash\": \"" + hash + "\", \"outcome\": \"" +
+         field("noise_delays", s.noise_delays) + field("sanitized_starts", s.sanitized_starts) +
+         field("kernel_waits", s.kernel_waits) + "\"trace_hash\": \"" + hash + "\", \"outcome\": \"" +
          std::string(outcome) + "\"}\n";
 }
 

@@ -6,6 +6,7 @@
 // so on would otherwise call back into it (and, in a sanitizer build, the
 // sanitizer's interceptors would see the scheduler's own synchronization).
 #include <fcntl.h>
+#include <pthread.h>
 #include <sys/mman.h>
 #include <linux/futex.h>
 #include <sys/syscall.h>
@@ -35,6 +36,8 @@ struct ThreadHandle {
   const void* waiting_on = nullptr;
   bool timed = false;
   bool timed_out = false;
+  std::uint64_t deadline = 0;  // wait_word: CLOCK_MONOTONIC ns, 0 none
+  bool deadline_hit = false;   // the wait ended because `deadline` passed
   bool yielded = false;
   std::uint64_t wait_seq = 0;
   unsigned long key = 0;  // the pthread_t the preload library knows it by
@@ -167,6 +170,7 @@ std::uint64_t g_hash = 0xcbf29ce484222325ULL;
 std::uint64_t g_preemptions = 0;
 std::uint64_t g_sanitized_starts = 0;  // threads started through a sanitizer's pthread_create
 std::uint64_t g_timeouts = 0;
+std::uint64_t g_kernel_waits = 0;
 std::uint64_t g_wait_seq = 0;
 std::uint64_t g_last_progress = 0;
 std::uint64_t g_pending = 0;                 // threads with `pending` set
@@ -255,6 +259,7 @@ Stats stats_locked() {
   s.timeouts_fired = g_timeouts;
   s.noise_delays = g_noise_delays.load();
   s.trace_hash = g_hash;
+  s.kernel_waits = g_kernel_waits;
   return s;
 }
 
@@ -312,6 +317,18 @@ void write_stats_at_exit() {
 // yielded runs only when no thread that did not is enabled.
 void dispatch_locked() {
   ThreadHandle* best = nullptr;
+  // A wait whose deadline passed ends, whatever else could run.
+  std::uint64_t now = 0;
+  for (ThreadHandle* t : threads()) {
+    if (t->state != State::kWaiting || t->deadline == 0) continue;
+    if (now == 0) now = now_ns();
+    if (t->deadline > now) continue;
+    t->deadline_hit = true;
+    t->timed_out = true;
+    ++g_timeouts;
+    t->state = State::kEnabled;
+    t->waiting_on = nullptr;
+  }
   const bool fresh = std::any_of(threads().begin(), threads().end(),
                                  [](ThreadHandle* t) { return t->state == State::kEnabled && !t->yielded; });
   for (ThreadHandle* t : threads()) {
@@ -328,8 +345,20 @@ void dispatch_locked() {
       waiting = waiting || t->state == State::kWaiting;
       if (t->state == State::kWaiting && t->timed && (timed == nullptr || t->priority > timed->priority)) timed = t;
     }
-    if (free_threads || !waiting) return;  // someone will come back, or all are gone
-    if (timed == nullptr) deadlock_locked();
+    if (!waiting) return;  // all are gone, or outside the scheduler and will come back
+    // A wait that may idle (on a word another process may change) goes to
+    // the kernel as soon as nothing in this process can run, even if a thread
+    // outside the scheduler may come back: that one may wait for this one.
+    if (free_threads && timed == nullptr) return;
+    if (timed == nullptr) {
+      // A wait with a deadline ends when the deadline passes: the waiter
+      // wakes up then by itself (wait_turn_locked) and dispatches.
+      if (std::any_of(threads().begin(), threads().end(),
+                      [](ThreadHandle* t) { return t->state == State::kWaiting && t->deadline != 0; })) {
+        return;
+      }
+      deadlock_locked();
+    }
     ++g_timeouts;
     timed->timed_out = true;
     timed->state = State::kEnabled;
@@ -355,11 +384,18 @@ void wait_turn_locked(ThreadHandle* t) {
   while (g_running != t) {
     const std::uint32_t seen = t->wake.load(std::memory_order_acquire);
     g_lock.unlock();
-    const timespec slice{static_cast<time_t>(g_config.slice_ms / 1000),
-                         static_cast<long>(g_config.slice_ms % 1000) * 1'000'000L};
+    // Wake up at the end of the slice, or at the wait's deadline if sooner
+    // (a deadline ends a wait even when every other thread is in the kernel).
+    std::uint64_t ns = std::uint64_t{g_config.slice_ms} * 1'000'000u;
+    if (t->state == State::kWaiting && t->deadline != 0) {
+      const std::uint64_t now = now_ns();
+      ns = std::min(ns, t->deadline > now ? t->deadline - now : 1);
+    }
+    const timespec slice{static_cast<time_t>(ns / 1'000'000'000u), static_cast<long>(ns % 1'000'000'000u)};
     const long rc = futex(&t->wake, FUTEX_WAIT_PRIVATE, seen, &slice);
     const bool timed_out = rc == -1 && errno == ETIMEDOUT;
     g_lock.lock();
+    if (timed_out && g_running == nullptr) dispatch_locked();
     // Given the token but preempted before it woke up (a loaded machine):
     // it is back, and wants the token again.
     if (t->state == State::kFree) {
@@ -468,6 +504,29 @@ void noise_point() {
   }
 }
 
+// fork: the child has only the thread that forked. g_lock is held across
+// fork(), so the child gets a consistent copy, which it then trims.
+void before_fork() { g_lock.lock(); }
+void after_fork_parent() { g_lock.unlock(); }
+void after_fork_child() {
+  for (ThreadHandle* t : threads()) {
+    if (t == t_self) continue;
+    t->state = State::kExited;
+    t->pending = false;
+  }
+  g_pending = 0;
+  g_stats_map = nullptr;  // the statistics are the parent's
+  g_running = nullptr;
+  if (t_self != nullptr) {
+    t_self->state = State::kEnabled;
+    t_self->pending = false;
+    t_self->waiting_on = nullptr;
+    g_running = t_self;
+    g_last_progress = now_ns();
+  }
+  g_lock.unlock();
+}
+
 }  // namespace
 
 bool configure(const Config& config) {
@@ -495,6 +554,7 @@ bool configure(const Config& config) {
     write_stats_locked("running");
     std::atexit(write_stats_at_exit);
   }
+  if (config.mode == Mode::kPct) pthread_atfork(before_fork, after_fork_parent, after_fork_child);
   g_mode.store(config.mode, std::memory_order_release);
   return true;
 }
@@ -546,11 +606,32 @@ void block_on(const void* object) noexcept {
   block_locked(self_locked(), object, false);
 }
 
-bool block_on_timed(const void* object) noexcept {
+bool block_on_until(const void* object, std::uint64_t deadline_ns) noexcept {
   if (mode() != Mode::kPct) return true;
   KeepErrno keep;
   Locked hold(g_lock);
-  return block_locked(self_locked(), object, true);
+  ThreadHandle* t = self_locked();
+  if (deadline_ns != 0 && now_ns() >= deadline_ns) return false;
+  t->deadline = deadline_ns;
+  const bool woken = block_locked(t, object, false);
+  t->deadline = 0;
+  return woken;
+}
+
+WordWait wait_word(const std::atomic<std::uint32_t>* word, std::uint32_t expected, std::uint64_t deadline_ns,
+                   bool can_idle) noexcept {
+  if (mode() != Mode::kPct) return WordWait::kKernel;
+  KeepErrno keep;
+  Locked hold(g_lock);
+  ThreadHandle* t = self_locked();
+  if (word->load(std::memory_order_seq_cst) != expected) return WordWait::kChanged;
+  if (deadline_ns != 0 && now_ns() >= deadline_ns) return WordWait::kTimedOut;
+  t->deadline = deadline_ns;
+  t->deadline_hit = false;
+  const bool woken = block_locked(t, word, can_idle);
+  t->deadline = 0;
+  if (woken) return WordWait::kChanged;
+  return t->deadline_hit ? WordWait::kTimedOut : WordWait::kKernel;
 }
 
 void wake_one(const void* object) noexcept {
@@ -573,6 +654,7 @@ void leave() noexcept {
   Locked hold(g_lock);
   ThreadHandle* t = self_locked();
   t->state = State::kFree;
+  ++g_kernel_waits;
   if (g_running == t) dispatch_locked();
 }
 

@@ -12,8 +12,11 @@
 // run would deadlock: locks are taken by try-lock loops that block on the
 // lock object in the scheduler; a condition variable wait is modelled in the
 // scheduler (release the mutex, wait for a signal, relock), which is a valid
-// implementation since waits may wake spuriously; a timed wait times out only
-// when nothing else can run. The real condition variable is not used then.
+// implementation since waits may wake spuriously; a timed wait ends when its
+// deadline passes, in real time (the scheduler waits for it when nothing
+// else can run). The real condition variable is not used then. Objects
+// shared with other processes are used for real, their waits made outside
+// the scheduler, and so is sleeping (nanosleep, clock_nanosleep).
 #include <dlfcn.h>
 #include <pthread.h>
 #include <sched.h>
@@ -22,9 +25,11 @@
 
 #include <atomic>
 #include <cerrno>
+#include <cstdint>
 #include <ctime>
 
 #include "racegate/harness/explore.h"
+#include "racegate/harness/explore_api.h"
 
 namespace ex = racegate::explore;
 
@@ -57,14 +62,56 @@ bool g_sanitized = false;
 
 bool pct() { return ex::mode() == ex::Mode::kPct; }
 
-// Takes `m` through try-locks, blocking on it in the scheduler between tries.
+// An absolute time on `clock` as CLOCK_MONOTONIC nanoseconds (0 stays "no
+// deadline" only for a null `at`; a deadline in the past becomes 1).
+std::uint64_t monotonic_deadline(clockid_t clock, const struct timespec* at) {
+  if (at == nullptr) return 0;
+  timespec now{};
+  timespec mono{};
+  clock_gettime(clock, &now);
+  clock_gettime(CLOCK_MONOTONIC, &mono);
+  const auto ns = [](const timespec& t) {
+    return static_cast<long long>(t.tv_sec) * 1'000'000'000LL + static_cast<long long>(t.tv_nsec);
+  };
+  const long long left = ns(*at) - ns(now);
+  const long long when = ns(mono) + (left > 0 ? left : 0);
+  return when > 0 ? static_cast<std::uint64_t>(when) : 1;
+}
+
+// Objects shared with other processes (glibc's layout: the process-shared
+// bit of a mutex's kind, bit 0 of a condition variable's __wrefs, an
+// rwlock's __shared, a semaphore's `private` word after its 64-bit value).
+// A thread of another process may unlock, signal or post them, which the
+// scheduler of this one never sees: they are used for real, and a wait on
+// them is a wait in the kernel, outside the scheduler.
+bool shared(const pthread_mutex_t* m) { return (m->__data.__kind & 128) != 0; }
+bool shared(const pthread_cond_t* c) { return (c->__data.__wrefs & 1) != 0; }
+bool shared(const pthread_rwlock_t* l) { return l->__data.__shared != 0; }
+bool shared(const sem_t* s) {
+  static_assert(sizeof(sem_t) >= 12);
+  unsigned private_word = 0;
+  __builtin_memcpy(&private_word, reinterpret_cast<const char*>(s) + 8, sizeof private_word);
+  return private_word == 0;
+}
+
+// A blocking call made outside the scheduler.
+template <class Call>
+auto in_kernel(Call call) {
+  ex::leave();
+  const auto rc = call();
+  ex::enter();
+  return rc;
+}
+
+// Takes `m` through try-locks, blocking on it in the scheduler between
+// tries, until `deadline_ns` (0: none).
 template <class TryLock>
-int take(const void* object, TryLock try_lock, bool timed) {
+int take(const void* object, TryLock try_lock, std::uint64_t deadline_ns = 0) {
   for (;;) {
     const int rc = try_lock();
     if (rc != EBUSY) return rc;
-    if (timed) {
-      if (!ex::block_on_timed(object)) return ETIMEDOUT;
+    if (deadline_ns != 0) {
+      if (!ex::block_on_until(object, deadline_ns)) return ETIMEDOUT;
     } else {
       ex::block_on(object);
     }
@@ -72,7 +119,8 @@ int take(const void* object, TryLock try_lock, bool timed) {
 }
 
 int relock(pthread_mutex_t* m) {
-  return take(m, [m] { return RG_REAL(pthread_mutex_trylock, nullptr)(m); }, false);
+  if (shared(m)) return in_kernel([m] { return RG_REAL(pthread_mutex_lock, nullptr)(m); });
+  return take(m, [m] { return RG_REAL(pthread_mutex_trylock, nullptr)(m); });
 }
 
 // What a new thread needs to start, passed from the creator. The child must
@@ -134,7 +182,9 @@ int pthread_mutex_trylock(pthread_mutex_t* m) {
 int pthread_mutex_timedlock(pthread_mutex_t* m, const struct timespec* deadline) {
   ex::point(ex::Kind::kLock, m);
   if (!pct()) return RG_REAL(pthread_mutex_timedlock, nullptr)(m, deadline);
-  return take(m, [m] { return RG_REAL(pthread_mutex_trylock, nullptr)(m); }, true);
+  if (shared(m)) return in_kernel([&] { return RG_REAL(pthread_mutex_timedlock, nullptr)(m, deadline); });
+  return take(m, [m] { return RG_REAL(pthread_mutex_trylock, nullptr)(m); },
+              monotonic_deadline(CLOCK_REALTIME, deadline));
 }
 
 int pthread_mutex_unlock(pthread_mutex_t* m) {
@@ -147,13 +197,15 @@ int pthread_mutex_unlock(pthread_mutex_t* m) {
 int pthread_rwlock_rdlock(pthread_rwlock_t* l) {
   ex::point(ex::Kind::kLock, l);
   if (!pct()) return RG_REAL(pthread_rwlock_rdlock, nullptr)(l);
-  return take(l, [l] { return RG_REAL(pthread_rwlock_tryrdlock, nullptr)(l); }, false);
+  if (shared(l)) return in_kernel([l] { return RG_REAL(pthread_rwlock_rdlock, nullptr)(l); });
+  return take(l, [l] { return RG_REAL(pthread_rwlock_tryrdlock, nullptr)(l); });
 }
 
 int pthread_rwlock_wrlock(pthread_rwlock_t* l) {
   ex::point(ex::Kind::kLock, l);
   if (!pct()) return RG_REAL(pthread_rwlock_wrlock, nullptr)(l);
-  return take(l, [l] { return RG_REAL(pthread_rwlock_trywrlock, nullptr)(l); }, false);
+  if (shared(l)) return in_kernel([l] { return RG_REAL(pthread_rwlock_wrlock, nullptr)(l); });
+  return take(l, [l] { return RG_REAL(pthread_rwlock_trywrlock, nullptr)(l); });
 }
 
 int pthread_rwlock_tryrdlock(pthread_rwlock_t* l) {
@@ -178,6 +230,7 @@ int pthread_rwlock_unlock(pthread_rwlock_t* l) {
 int pthread_cond_wait(pthread_cond_t* c, pthread_mutex_t* m) {
   ex::point(ex::Kind::kCondWait, c);
   if (!pct()) return RG_REAL(pthread_cond_wait, kCondVersion)(c, m);
+  if (shared(c)) return in_kernel([c, m] { return RG_REAL(pthread_cond_wait, kCondVersion)(c, m); });
   RG_REAL(pthread_mutex_unlock, nullptr)(m);
   ex::wake_all(m);
   ex::block_on(c);
@@ -185,10 +238,12 @@ int pthread_cond_wait(pthread_cond_t* c, pthread_mutex_t* m) {
 }
 
 namespace {
-int timed_wait_pct(pthread_cond_t* c, pthread_mutex_t* m) {
+// A timed wait in the scheduler: it ends when signalled or when the deadline
+// passes (in real time), never earlier.
+int timed_wait_pct(pthread_cond_t* c, pthread_mutex_t* m, std::uint64_t deadline_ns) {
   RG_REAL(pthread_mutex_unlock, nullptr)(m);
   ex::wake_all(m);
-  const bool woken = ex::block_on_timed(c);
+  const bool woken = ex::block_on_until(c, deadline_ns);
   const int rc = relock(m);
   return rc != 0 ? rc : (woken ? 0 : ETIMEDOUT);
 }
@@ -197,19 +252,28 @@ int timed_wait_pct(pthread_cond_t* c, pthread_mutex_t* m) {
 int pthread_cond_timedwait(pthread_cond_t* c, pthread_mutex_t* m, const struct timespec* deadline) {
   ex::point(ex::Kind::kCondWait, c);
   if (!pct()) return RG_REAL(pthread_cond_timedwait, kCondVersion)(c, m, deadline);
-  return timed_wait_pct(c, m);
+  if (shared(c)) {
+    return in_kernel([&] { return RG_REAL(pthread_cond_timedwait, kCondVersion)(c, m, deadline); });
+  }
+  // glibc keeps the clock of a condition variable in bit 1 of __wrefs.
+  const clockid_t clock = (c->__data.__wrefs & 2) != 0 ? CLOCK_MONOTONIC : CLOCK_REALTIME;
+  return timed_wait_pct(c, m, monotonic_deadline(clock, deadline));
 }
 
 int pthread_cond_clockwait(pthread_cond_t* c, pthread_mutex_t* m, clockid_t clock,
                            const struct timespec* deadline) {
   ex::point(ex::Kind::kCondWait, c);
   if (!pct()) return RG_REAL(pthread_cond_clockwait, "GLIBC_2.34")(c, m, clock, deadline);
-  return timed_wait_pct(c, m);
+  if (shared(c)) {
+    return in_kernel([&] { return RG_REAL(pthread_cond_clockwait, "GLIBC_2.34")(c, m, clock, deadline); });
+  }
+  return timed_wait_pct(c, m, monotonic_deadline(clock, deadline));
 }
 
 int pthread_cond_signal(pthread_cond_t* c) {
   ex::point(ex::Kind::kCondSignal, c);
   if (!pct()) return RG_REAL(pthread_cond_signal, kCondVersion)(c);
+  if (shared(c)) return RG_REAL(pthread_cond_signal, kCondVersion)(c);
   ex::wake_one(c);
   return 0;
 }
@@ -217,6 +281,7 @@ int pthread_cond_signal(pthread_cond_t* c) {
 int pthread_cond_broadcast(pthread_cond_t* c) {
   ex::point(ex::Kind::kCondBroadcast, c);
   if (!pct()) return RG_REAL(pthread_cond_broadcast, kCondVersion)(c);
+  if (shared(c)) return RG_REAL(pthread_cond_broadcast, kCondVersion)(c);
   ex::wake_all(c);
   return 0;
 }
@@ -224,18 +289,20 @@ int pthread_cond_broadcast(pthread_cond_t* c) {
 int sem_wait(sem_t* s) {
   ex::point(ex::Kind::kSemWait, s);
   if (!pct()) return RG_REAL(sem_wait, nullptr)(s);
-  const int rc = take(s, [s] { return RG_REAL(sem_trywait, nullptr)(s) == 0 ? 0 : errno; }, false);
+  if (shared(s)) return in_kernel([s] { return RG_REAL(sem_wait, nullptr)(s); });
+  const int rc = take(s, [s] { return RG_REAL(sem_trywait, nullptr)(s) == 0 ? 0 : errno; });
   return rc == 0 ? 0 : (errno = rc, -1);
 }
 
 int sem_timedwait(sem_t* s, const struct timespec* deadline) {
   ex::point(ex::Kind::kSemWait, s);
   if (!pct()) return RG_REAL(sem_timedwait, nullptr)(s, deadline);
+  if (shared(s)) return in_kernel([&] { return RG_REAL(sem_timedwait, nullptr)(s, deadline); });
   // sem_trywait fails with EAGAIN where a lock says EBUSY.
   const int rc = take(s, [s] {
     if (RG_REAL(sem_trywait, nullptr)(s) == 0) return 0;
     return errno == EAGAIN ? EBUSY : errno;
-  }, true);
+  }, monotonic_deadline(CLOCK_REALTIME, deadline));
   return rc == 0 ? 0 : (errno = rc, -1);
 }
 
@@ -248,6 +315,24 @@ int sem_post(sem_t* s) {
   ex::point(ex::Kind::kSemPost, s);
   const int rc = RG_REAL(sem_post, nullptr)(s);
   ex::wake_all(s);
+  return rc;
+}
+
+// Sleeping is blocking: under PCT the sleeper leaves the scheduler, so that
+// the others run meanwhile, and comes back when the kernel wakes it.
+int nanosleep(const struct timespec* request, struct timespec* remaining) {
+  if (!pct()) return RG_REAL(nanosleep, nullptr)(request, remaining);
+  ex::leave();
+  const int rc = RG_REAL(nanosleep, nullptr)(request, remaining);
+  ex::enter();
+  return rc;
+}
+
+int clock_nanosleep(clockid_t clock, int flags, const struct timespec* request, struct timespec* remaining) {
+  if (!pct()) return RG_REAL(clock_nanosleep, nullptr)(clock, flags, request, remaining);
+  ex::leave();
+  const int rc = RG_REAL(clock_nanosleep, nullptr)(clock, flags, request, remaining);
+  ex::enter();
   return rc;
 }
 
@@ -310,3 +395,19 @@ int pthread_join(pthread_t thread, void** result) {
 }
 
 }  // extern "C"
+
+// The engine's C entry points, for programs built on the reference
+// (racegate/harness/explore_api.h).
+namespace {
+int api_mode() noexcept { return static_cast<int>(ex::mode()); }
+void api_point(int kind, const void* object) noexcept { ex::point(static_cast<ex::Kind>(kind), object); }
+int api_wait_word(const std::atomic<std::uint32_t>* word, std::uint32_t expected, std::uint64_t deadline_ns,
+                  bool can_idle) noexcept {
+  return static_cast<int>(ex::wait_word(word, expected, deadline_ns, can_idle));
+}
+constexpr ex::ExploreApi kApi{1, api_mode, api_point, api_wait_word, ex::wake_all, ex::leave, ex::enter};
+}  // namespace
+
+extern "C" __attribute__((visibility("default"))) const ex::ExploreApi* racegate_explore_api_v1() noexcept {
+  return &kApi;
+}

@@ -26,13 +26,19 @@
 // is bracketed by `leave()` / `enter()`. A running thread that reaches no
 // point within the time slice (slice_ms) is treated as preempted: the next
 // thread runs and the event is counted. When every registered thread is
-// disabled and none is outside the scheduler, a timed wait is timed out
-// (`block_on_timed` returns false) if there is one; otherwise the run is a
+// disabled and none is outside the scheduler: a wait_word that may idle
+// (a word shared with other processes) is sent to the kernel; else, if a
+// wait has a deadline, the scheduler lets real time pass until the first
+// deadline ends its wait (a timed wait never ends early); else the run is a
 // deadlock: "racegate-explore: deadlock" on stderr, exit code kExitDeadlock.
 //
 // Determinism: with the same configuration and a program whose threads only
 // synchronize through points, the schedule, and so `Stats::trace_hash`, is
-// the same. A run with slice preemptions or leave()/enter() may diverge.
+// the same. A run with slice preemptions or kernel waits (leave()/enter())
+// may diverge.
+//
+// fork: the child keeps only the thread that forked (every other record is
+// marked exited) and writes no statistics; it goes on exploring alone.
 //
 // Statistics (threads seen, steps, slice preemptions, trace hash) are written
 // as JSON at exit to the file named by RACEGATE_EXPLORE_STATS, if set.
@@ -43,6 +49,7 @@
 // functions the preload library interposes.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -105,13 +112,29 @@ Mode mode() noexcept;
 // A schedule step of the calling thread (registering it if new).
 void point(Kind kind, const void* object) noexcept;
 
-// PCT only (no-ops otherwise; block_on* return at once, block_on_timed true).
+// PCT only (no-ops otherwise; block_on* return at once, block_on_until
+// true). block_on_until ends the wait when `deadline_ns` (CLOCK_MONOTONIC;
+// 0: none) passes, returning false; the scheduler then waits for that
+// moment in real time when nothing else can run.
 void block_on(const void* object) noexcept;
-[[nodiscard]] bool block_on_timed(const void* object) noexcept;
+[[nodiscard]] bool block_on_until(const void* object, std::uint64_t deadline_ns) noexcept;
 void wake_one(const void* object) noexcept;
 void wake_all(const void* object) noexcept;
 void leave() noexcept;
 void enter() noexcept;
+
+// A futex-style wait (PCT only; elsewhere kKernel at once): while `*word`
+// holds `expected`, the caller is disabled until wake_one/wake_all(word),
+// until `deadline_ns` (CLOCK_MONOTONIC; 0: none) passes, or, when
+// `can_idle`, until nothing else can run. The word is checked under the
+// scheduler's lock, so a wake after the change cannot be lost.
+enum class WordWait : std::uint8_t {
+  kChanged,   // the word no longer held `expected`, or a wake came
+  kTimedOut,  // the deadline passed
+  kKernel,    // nothing else can run: block in the kernel between leave() and enter()
+};
+WordWait wait_word(const std::atomic<std::uint32_t>* word, std::uint32_t expected, std::uint64_t deadline_ns,
+                   bool can_idle) noexcept;
 
 // Threads. `prepare_thread(pending)` registers a child before it starts (in
 // the creator, so that registration order is deterministic); the child calls
@@ -144,6 +167,10 @@ struct Stats {
   // creator runs then overlaps the child's start, so the steps, and the
   // trace hash, may differ from one run of a token to the next.
   std::uint64_t sanitized_starts = 0;
+  // Waits in the kernel outside the scheduler (leave()/enter(), and waits
+  // wait_word sent there): when one ends depends on the kernel, so the
+  // schedule after it may differ from one run of a token to the next.
+  std::uint64_t kernel_waits = 0;
 };
 Stats stats() noexcept;
 
