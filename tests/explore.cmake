@@ -46,6 +46,17 @@ endfunction()
 racegate_explore_bugs("${RACEGATE_EXPLORE_BUGS}")
 racegate_explore_program(spin_without_points)
 
+# Timed waits end at their deadline (never earlier) and process-shared
+# objects are woken by another process, under PCT, for a few seeds.
+racegate_explore_program(timed_and_shared)
+foreach(seed 1 2 3)
+  add_test(NAME explore_timed_and_shared_${seed}
+    COMMAND ${CMAKE_COMMAND} -E env LD_PRELOAD=$<TARGET_FILE:racegate_explore_preload>
+            RACEGATE_EXPLORE=mode=pct,seed=${seed},depth=3 ASAN_OPTIONS=detect_leaks=0
+            $<TARGET_FILE:explore_timed_and_shared>)
+  set_tests_properties(explore_timed_and_shared_${seed} PROPERTIES LABELS explore TIMEOUT 60)
+endforeach()
+
 # The same kinds of bug on the reference's own primitives (threading::Lock,
 # Condition, Thread), which block on futexes the preload library cannot see:
 # PCT finds them only through the reference's schedule points and blocking

@@ -80,7 +80,8 @@ std::uint64_t monotonic_deadline(clockid_t clock, const struct timespec* at) {
 
 // Objects shared with other processes (glibc's layout: the process-shared
 // bit of a mutex's kind, bit 0 of a condition variable's __wrefs, an
-// rwlock's __shared, a semaphore's `private` word after its 64-bit value).
+// rwlock's __shared, a semaphore's `private` word after its 64-bit value,
+// which glibc sets to FUTEX_PRIVATE_FLAG for a shared one).
 // A thread of another process may unlock, signal or post them, which the
 // scheduler of this one never sees: they are used for real, and a wait on
 // them is a wait in the kernel, outside the scheduler.
@@ -91,7 +92,7 @@ bool shared(const sem_t* s) {
   static_assert(sizeof(sem_t) >= 12);
   unsigned private_word = 0;
   __builtin_memcpy(&private_word, reinterpret_cast<const char*>(s) + 8, sizeof private_word);
-  return private_word == 0;
+  return private_word != 0;
 }
 
 // A blocking call made outside the scheduler.
