@@ -12,18 +12,31 @@ namespace th = racegate::threading;
 
 th::Lock g_accounts;
 th::Lock g_journal;
-int g_moves = 0;  // guarded by both
+th::Lock g_stats;
+int g_moves = 0;     // guarded by both
+int g_attempts = 0;  // guarded by g_stats
+
+// Bookkeeping between the two acquisitions: a few more steps at which the
+// holder of the first lock may be preempted.
+void count_attempt() {
+  for (int i = 0; i < 3; ++i) {
+    th::LockGuard s(g_stats);
+    ++g_attempts;
+  }
+}
 
 int main() {
   if (racegate::harness::install_explore_bridge() == racegate::harness::ExploreBridge::kMissingLibrary) return 2;
   planted::hang_watchdog("the threads deadlocked on two threading::Locks", 500);
   th::Thread transfer([] {
     th::LockGuard a(g_accounts);
+    count_attempt();
     th::LockGuard b(g_journal);
     ++g_moves;
   });
   th::Thread audit([] {
     th::LockGuard b(g_journal);
+    count_attempt();
     th::LockGuard a(g_accounts);
     ++g_moves;
   });

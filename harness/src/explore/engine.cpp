@@ -67,6 +67,8 @@ class FutexLock {
   void unlock() {
     if (state_.exchange(0, std::memory_order_release) == 2) futex(&state_, FUTEX_WAKE_PRIVATE, 1, nullptr);
   }
+  // In a child after fork: whoever held the lock is not in this process.
+  void reset() { state_.store(0, std::memory_order_relaxed); }
 
  private:
   std::atomic<std::uint32_t> state_{0};
@@ -504,11 +506,13 @@ void noise_point() {
   }
 }
 
-// fork: the child has only the thread that forked. g_lock is held across
-// fork(), so the child gets a consistent copy, which it then trims.
-void before_fork() { g_lock.lock(); }
-void after_fork_parent() { g_lock.unlock(); }
+// fork: the child has only the thread that forked, which held the token.
+// The lock is not held across fork (a sanitizer's own fork handler, which
+// runs before this one, starts a thread through pthread_create); another
+// thread holds it only for a few instructions, while it is not running.
 void after_fork_child() {
+  g_lock.reset();
+  g_lock.lock();
   for (ThreadHandle* t : threads()) {
     if (t == t_self) continue;
     t->state = State::kExited;
@@ -554,7 +558,7 @@ bool configure(const Config& config) {
     write_stats_locked("running");
     std::atexit(write_stats_at_exit);
   }
-  if (config.mode == Mode::kPct) pthread_atfork(before_fork, after_fork_parent, after_fork_child);
+  if (config.mode == Mode::kPct) pthread_atfork(nullptr, nullptr, after_fork_child);
   g_mode.store(config.mode, std::memory_order_release);
   return true;
 }

@@ -360,7 +360,10 @@ bool sanitizer_thread(const pthread_attr_t* attr, void* arg) {
 extern "C" {
 
 int pthread_create(pthread_t* thread, const pthread_attr_t* attr, void* (*start)(void*), void* arg) {
-  if (!pct() || sanitizer_thread(attr, arg)) {
+  // A sanitizer's thread is no step of the program (TSan starts one in a
+  // forked child, from its fork handler, before the engine's has run).
+  if (sanitizer_thread(attr, arg)) return RG_REAL(pthread_create, nullptr)(thread, attr, start, arg);
+  if (!pct()) {
     ex::point(ex::Kind::kThreadStart, nullptr);
     return RG_REAL(pthread_create, nullptr)(thread, attr, start, arg);
   }
