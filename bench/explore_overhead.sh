@@ -56,8 +56,11 @@ ir() {
 
 # perturbations N ENV... -- ARGS...: the noise perturbations the engine's
 # statistics counted, from a run without valgrind (one thread: the count is a
-# function of the seed and N; under valgrind the preload library's exit-time
-# statistics are not written).
+# function of the seed and N). Under valgrind the preload library would not
+# write them: Debian's valgrind is a shell script that starts a dynamically
+# linked launcher, both with the client's LD_PRELOAD, so the library loads in
+# them first, and the first process to read RACEGATE_EXPLORE_STATS takes the
+# file and removes the variable.
 perturbations() {
   local n=$1; shift
   run "$n" "" RACEGATE_EXPLORE_STATS="$tmp/stats.json" "$@"
