@@ -14,3 +14,14 @@ target_compile_definitions(racegate_bench_harness PRIVATE
 add_executable(racegate_bench_spawn spawn_loop.cpp)
 set_target_properties(racegate_bench_spawn PROPERTIES OUTPUT_NAME racegate-bench-spawn)
 target_link_libraries(racegate_bench_spawn PRIVATE racegate_warnings)
+
+# racegate-bench-explore-point: N schedule points in one thread (the
+# reference's hook check, the engine's point in each mode, or pthread mutex
+# pairs for a run under the preload library), counted by
+# bench/explore_overhead.sh under callgrind. Instructions, not time: the
+# figures do not depend on the machine's load.
+add_executable(racegate_bench_explore_point explore_point_cost.cpp)
+set_target_properties(racegate_bench_explore_point PROPERTIES OUTPUT_NAME racegate-bench-explore-point)
+target_compile_options(racegate_bench_explore_point PRIVATE -O2)
+target_link_libraries(racegate_bench_explore_point PRIVATE
+  racegate::explore racegate::reference Threads::Threads racegate_warnings)

@@ -14,6 +14,8 @@ neither run needed a time-slice preemption (nor, in a sanitized build, where
 a new thread's code before its first schedule point overlaps its creator's,
 ran a different number of steps). A planted hang (the
 deadlock, the lost wake-up) must be reported by the scheduler itself (exit 86, "racegate-explore: deadlock").
+A bug shown in 5 or more of the 100 plain runs is noted, not asserted: the
+plain rate depends on the machine's load.
 
 preload: the time slice (a thread spinning without schedule points does not
 hang PCT and is counted), a TSan-built racy program still reported by TSan
@@ -153,6 +155,13 @@ def bug_test(preload, program, depth):
     print(f"{'program':24} {'n':>2} {'k':>3}  " + "  ".join(f"{m:>12}" for m, _, _ in modes))
     cells = [f"{v['found']:>3}/100 @{v['first'] if v['first'] else '-':<3}" for v in table["modes"].values()]
     print(f"{name:24} {n:>2} {k:>3}  " + "  ".join(f"{c:>12}" for c in cells), flush=True)
+
+    # The planted bugs aim at showing in under 5 % of plain runs; how often
+    # they do depends on the machine's load, so it is printed, not asserted.
+    plain = table["modes"]["plain"]["found"]
+    if plain * 20 >= RUNS:
+        print(f"note  {name}: the bug showed in {plain} of {RUNS} plain runs (the planted bugs aim at under 5 %; "
+              f"a loaded machine?)")
 
     label = f"pct d{depth}"
     check(table["modes"][label]["found"] > 0, f"{name}: PCT depth {depth} found the bug within {RUNS} runs")

@@ -11,7 +11,7 @@ const std::string* g_config = nullptr;  // guarded by g_mutex
 
 int main() {
   std::thread worker([] {
-    planted::work();  // sets itself up, then reads the configuration
+    planted::long_work();  // sets itself up, then reads the configuration
     std::lock_guard<std::mutex> hold(g_mutex);
     if (g_config == nullptr) planted::bug("worker read the configuration before main published it");
   });

@@ -21,12 +21,21 @@ namespace planted {
 }
 
 // Work that reaches no schedule point (a few milliseconds): what a thread
-// does before the racy step, which is why a plain run rarely shows the bug
-// (even on a loaded machine, where a woken thread may preempt its waker).
+// does before the racy step, which is why a plain run rarely shows the bug.
 inline void work(int iterations = 5'000'000) {
   volatile unsigned sink = 0;
   for (int i = 0; i < iterations; ++i) sink = sink * 31u + static_cast<unsigned>(i);
 }
+
+// Longer work, for a racy step that a thread reaches right after it was
+// created or woken. On a loaded machine the new or woken thread often runs
+// first, on its creator's or waker's core, for a few milliseconds before the
+// other gets the core back; work() alone is too short to outlast that, and
+// the bug showed in up to 58 of 100 plain runs on a loaded machine. Three
+// times as long it showed in none of 100 (docs/exploration.md). It stays well
+// under the PCT time slice (100 ms) even in a TSan build, so PCT still
+// decides the order at the schedule points.
+inline void long_work() { work(15'000'000); }
 
 // For programs whose bug is a hang (a deadlock, a wait nobody ends): a run
 // that has not finished after `ms` milliseconds shows the bug. Under PCT the

@@ -32,7 +32,7 @@ int main() {
       item = g_queue.front();
       g_queue.pop_front();
     }
-    planted::work();  // processes the item
+    planted::long_work();  // processes the item
     item->size.store(kPoison);
     delete item;
   });
