@@ -7,7 +7,9 @@
 // "mode=pct,seed=7,depth=2" (usually the RACEGATE_EXPLORE environment
 // variable, so that case binaries and preloaded programs share it):
 //
-//   mode=off    nothing; point() is one relaxed load and a branch.
+//   mode=off    nothing; point() is a call, one relaxed load and a branch
+//               (about 20 instructions more than the reference's inline
+//               schedule::point with no hook; docs/exploration.md).
 //   mode=noise  with a seeded per-thread probability (level/10) the thread
 //               yields, sleeps briefly or is delayed, so that rare
 //               interleavings become common.
@@ -41,7 +43,8 @@
 // marked exited) and writes no statistics; it goes on exploring alone.
 //
 // Statistics (threads seen, steps, slice preemptions, trace hash) are written
-// as JSON at exit to the file named by RACEGATE_EXPLORE_STATS, if set.
+// as JSON to the file named by RACEGATE_EXPLORE_STATS, if set: at every step
+// for the first 1024, then at every 64th, and whole at exit and deadlock.
 //
 // Thread-safety: every function may be called from any thread once
 // `configure` has returned; `configure` must run before the threads it
