@@ -263,6 +263,24 @@ std::string MarkdownReporter::render(const Run& run, const ReportConfig& config)
 
   if (run.info.mode == "gate") md += gate_findings(run, config);
 
+  // racegate run --explore / replay TOKEN: each unit's exploration.
+  std::string explored;
+  for (const UnitResult* u : units) {
+    const auto facts = internal::explore_facts(u->explore_json);
+    if (facts.empty()) continue;
+    std::string cell;
+    for (const auto& [name, value] : facts) {
+      const bool token = name.find("token") != std::string::npos && value != "-";
+      cell += fmt::format("{}{} {}", cell.empty() ? "" : "; ", md_cell(name),
+                          token ? "`" + code_line(value) + "`" : md_cell(value));
+    }
+    explored += fmt::format("| {} | {} | {} | {} |\n", md_cell(label(*u)), md_cell(u->variant),
+                            verdict_name(u->verdict), cell);
+  }
+  if (!explored.empty()) {
+    md += "\n### Exploration\n\n| Case | Variant | Verdict | Exploration |\n| --- | --- | --- | --- |\n" + explored;
+  }
+
   std::set<std::tuple<std::string, std::string, std::string>> skipped;
   for (const auto& u : run.units) {
     for (const auto& sc : u.skipped_checks) skipped.emplace(u.case_id, sc.check, sc.reason);
