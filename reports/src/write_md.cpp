@@ -265,9 +265,14 @@ std::string MarkdownReporter::render(const Run& run, const ReportConfig& config)
 
   // racegate run --explore / replay TOKEN: each unit's exploration.
   std::string explored;
+  std::size_t explored_pass = 0, explored_hidden = 0;
   for (const UnitResult* u : units) {
     const auto facts = internal::explore_facts(u->explore_json);
     if (facts.empty()) continue;
+    if (u->verdict == Verdict::kPass && explored_pass++ >= kMaxPassRows) {
+      ++explored_hidden;
+      continue;
+    }
     std::string cell;
     for (const auto& [name, value] : facts) {
       const bool token = name.find("token") != std::string::npos && value != "-";
@@ -279,6 +284,9 @@ std::string MarkdownReporter::render(const Run& run, const ReportConfig& config)
   }
   if (!explored.empty()) {
     md += "\n### Exploration\n\n| Case | Variant | Verdict | Exploration |\n| --- | --- | --- | --- |\n" + explored;
+    if (explored_hidden > 0) {
+      md += fmt::format("\n{} more passing explored units are not listed (see report.html).\n", explored_hidden);
+    }
   }
 
   std::set<std::tuple<std::string, std::string, std::string>> skipped;
