@@ -21,7 +21,8 @@ leave the earlier results as they were. One of the project's own cases
 its time per run is printed.
 
 In the ASan tree a PCT schedule does not replay exactly (ASan's thread-start
-interceptor runs outside the schedule, docs/exploration.md): there the replay
+interceptor runs outside the schedule, docs/exploration.md), nor does a run
+that needed a time-slice preemption (a loaded machine): there the replay
 checks accept a diverged replay only when it is flagged as such.
 Every racegate call is bounded by a timeout.
 """
@@ -135,10 +136,14 @@ def main():
     check(recorded is not None and recorded[3] == "fail", f"the failing token's result is recorded: {recorded}")
     recorded_exit = recorded[recorded.index("exit_code") + 1] if recorded and "exit_code" in recorded else None
 
+    def preempted(words):
+        """A run with a time-slice preemption (a loaded machine) may not replay step for step."""
+        return words is not None and "slice_preemptions" in words and words[words.index("slice_preemptions") + 1] != "0"
+
     # --- replay TOKEN: the failure comes back.
     p = racegate(exe, ["replay", token, "--out", out])
     replayed = units_of(os.path.join(out, "replay")).get("planted.order_violation", {})
-    if exact_replay:
+    if exact_replay and not preempted(recorded):
         check(p.returncode == 1 and "replay reproduced the recorded outcome fail" in p.stdout,
               f"replay TOKEN reproduces the failure (exit {p.returncode})")
         check(str(replayed.get("exit_code")) == recorded_exit and replayed.get("verdict") == "FAIL",
@@ -151,12 +156,16 @@ def main():
           "the replay leaves the exploration's reports as they were (its own are in <out>/replay)")
 
     # A passing run replays as a pass (exit 0).
-    pass_label = next(lab for kind, lab, o, _ in lines if kind == "result" and o == "pass" and not lab.endswith("probe"))
-    pass_token = next(tok for kind, lab, tok, _ in lines if kind == "run" and lab == pass_label)
+    pass_words = next(w for kind, lab, o, w in lines if kind == "result" and o == "pass" and not lab.endswith("probe"))
+    pass_token = next(tok for kind, lab, tok, _ in lines if kind == "run" and lab == pass_words[1])
     p = racegate(exe, ["replay", pass_token, "--tokens", tokens_path, "--out", os.path.join(TMP, "rp")])
-    if exact_replay:
+    if exact_replay and not preempted(pass_words):
         check(p.returncode == 0 and "replay reproduced the recorded outcome pass" in p.stdout,
               f"a passing run's token replays as a pass (exit {p.returncode})")
+    else:
+        check((p.returncode == 0 and "replay reproduced the recorded outcome pass" in p.stdout)
+              or (p.returncode == 1 and "replay diverged" in p.stdout),
+              f"a passing run's token replays as a pass, or is flagged as diverged (exit {p.returncode})")
 
     # A tampered record: the replay diverges, never silently trusted.
     tampered = os.path.join(TMP, "tampered-tokens.txt")
@@ -164,10 +173,10 @@ def main():
         for line in f:
             w = line.split()
             if len(w) > 3 and w[0] == "result" and w[1] == label:
-                line = line.replace(" outcome fail ", " outcome pass ", 1)
+                line = line.replace(" outcome fail ", " outcome timeout ", 1)  # an outcome no replay gives
             g.write(line)
     p = racegate(exe, ["replay", token, "--tokens", tampered, "--out", os.path.join(TMP, "rt")])
-    check(p.returncode == 1 and "replay diverged" in p.stdout and "recorded pass" in p.stdout,
+    check(p.returncode == 1 and "replay diverged" in p.stdout and "recorded timeout" in p.stdout,
           f"a tampered record: 'replay diverged', exit 1 (exit {p.returncode})")
 
     # No record: said, and the outcome reported.
