@@ -111,3 +111,16 @@ if(NOT RACEGATE_SANITIZER STREQUAL "address")
             $<TARGET_FILE:racegate> $<TARGET_FILE:explore_locked_counter> ${RACEGATE_EXPLORE_GATE_ARGS})
   set_tests_properties(explore_gate PROPERTIES LABELS explore TIMEOUT 300)
 endif()
+
+# racegate run --explore and racegate replay TOKEN: planted-bug cases (an
+# order violation PCT finds at depth 1, and a correct case) in a case binary
+# of this tree's variant (RACEGATE_PREBUILT_VARIANT, cmake/RacegateInstall.cmake),
+# and one of the project's own cases.
+racegate_add_cases(racegate_explore_planted explore/planted_cases.cpp)
+set_target_properties(racegate_explore_planted PROPERTIES OUTPUT_NAME racegate-explore-planted)
+target_include_directories(racegate_explore_planted PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/explore)
+add_test(NAME explore_run
+  COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR}/explore_run_test.py
+          $<TARGET_FILE:racegate> $<TARGET_FILE:racegate_explore_planted> ${RACEGATE_PREBUILT_VARIANT}
+          $<TARGET_FILE:racegate_cases>)
+set_tests_properties(explore_run PROPERTIES LABELS explore TIMEOUT 600)

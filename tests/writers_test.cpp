@@ -744,6 +744,61 @@ TEST(WriteCommon, PathsRelativeToTheRoot) {
   EXPECT_EQ(ri::source_root_of(rr::Run{}, c), fs::path("/src/r"));
 }
 
+// racegate run --explore: every format shows each explored unit's figures,
+// passing units included, with what comes from the run escaped; a gate's
+// run.explore likewise.
+rr::Run explored_run() {
+  rr::Run run = sample_run();
+  for (auto& u : run.units) {
+    if (u.verdict != rr::Verdict::kPass && u.verdict != rr::Verdict::kFail) continue;
+    nlohmann::json x = {{"mode", "pct"}, {"runs", 50}, {"runs_requested", 50}, {"failed_runs", 3},
+                        {"outcomes", {{"pass", 47}, {"fail", 3}}}, {"threads", 2}, {"steps", 12}, {"depth", 1},
+                        {"miss_bound", 0.25}, {"slice_preemptions", 4}, {"first_failing_outcome", "fail"},
+                        {"first_failing_token", "case=<b>x</b>,variant=plain,case_seed=1,trials=1,mode=pct,seed=9"}};
+    u.explore_json = x.dump();
+  }
+  return run;
+}
+
+TEST(ExploreReports, EveryFormatShowsTheExploration) {
+  const rr::Run run = explored_run();
+  const std::string md = render("md", run), html = render("html", run), junit = render("junit", run);
+  EXPECT_NE(md.find("### Exploration"), std::string::npos);
+  EXPECT_NE(md.find("miss bound 0.25"), std::string::npos) << md;
+  EXPECT_NE(html.find("<h4>Exploration</h4>"), std::string::npos);
+  EXPECT_NE(html.find("case=&lt;b&gt;x&lt;/b&gt;,variant=plain"), std::string::npos);
+  EXPECT_EQ(html.find("<b>x</b>"), std::string::npos);
+  EXPECT_NE(junit.find("[racegate] exploration: miss bound: 0.25"), std::string::npos);
+  EXPECT_NE(junit.find("case=&lt;b&gt;x&lt;/b&gt;"), std::string::npos);
+  EXPECT_EQ(junit.find("<b>x</b>"), std::string::npos);
+  const auto sarif = nlohmann::json::parse(render("sarif", run));
+  const auto& units = sarif["runs"][0]["properties"]["exploredUnits"];
+  ASSERT_TRUE(units.is_array());
+  EXPECT_EQ(units.size(), static_cast<std::size_t>(std::count_if(run.units.begin(), run.units.end(), [](const auto& u) {
+              return !u.explore_json.empty();
+            })));
+  EXPECT_EQ(units[0]["explore"]["miss_bound"], 0.25);
+  // The JSON report round-trips the unit's object.
+  const auto j = nlohmann::json::parse(render("json", run));
+  std::size_t with = 0;
+  for (const auto& u : j["units"]) with += u.contains("explore") ? 1 : 0;
+  EXPECT_EQ(with, units.size());
+}
+
+TEST(ExploreReports, TheGatesExplorationIsShown) {
+  rr::Run run;
+  run.info.mode = "gate";
+  run.info.explore_json = R"({"mode":"noise","runs":5,"failed_runs":0,"outcomes":{"pass":5},"threads_max":3})";
+  rr::UnitResult u;
+  u.case_id = "gate";
+  u.variant = "command";
+  u.verdict = rr::Verdict::kPass;
+  run.units.push_back(u);
+  EXPECT_NE(render("html", run).find("<h4>Exploration</h4>"), std::string::npos);
+  EXPECT_NE(render("junit", run).find("[racegate] exploration: threads n: 3"), std::string::npos);
+  EXPECT_EQ(nlohmann::json::parse(render("sarif", run))["runs"][0]["properties"]["explore"]["runs"], 5);
+}
+
 TEST(WriteCommon, CapOutputKeepsHeadAndTail) {
   std::string text(1000, 'a');
   text += std::string(1000, 'z');

@@ -203,6 +203,8 @@ void to_json(json& j, const UnitResult& u) {
            {"stderr_truncated", u.stderr_truncated},
            {"hang_stacks", u.hang_stacks},
            {"findings", u.findings}};
+  // racegate run --explore only: absent otherwise, so that other reports keep their schema.
+  if (!u.explore_json.empty()) j["explore"] = json::parse(u.explore_json);
 }
 void from_json(const json& j, UnitResult& u) {
   get_opt(j, "case_id", u.case_id);
@@ -236,6 +238,7 @@ void from_json(const json& j, UnitResult& u) {
   get_opt(j, "stderr_truncated", u.stderr_truncated);
   get_opt(j, "hang_stacks", u.hang_stacks);
   get_opt(j, "findings", u.findings);
+  if (j.contains("explore") && j["explore"].is_object()) u.explore_json = j["explore"].dump();
 }
 
 void to_json(json& j, const KnownFinding& f) {

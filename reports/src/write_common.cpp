@@ -6,6 +6,7 @@
 #include <tuple>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 namespace racegate::reports::internal {
 namespace fs = std::filesystem;
@@ -197,6 +198,44 @@ std::string UnitLabels::operator()(const UnitResult& unit) const {
   bool repeated =
       std::binary_search(repeated_.begin(), repeated_.end(), std::make_pair(unit.case_id, unit.variant));
   return repeated ? fmt::format("{} [repeat {}]", unit.case_id, unit.repeat) : unit.case_id;
+}
+
+std::vector<std::pair<std::string, std::string>> explore_facts(const std::string& explore_json) {
+  std::vector<std::pair<std::string, std::string>> out;
+  if (explore_json.empty()) return out;
+  const auto e = nlohmann::json::parse(explore_json, nullptr, false);
+  if (!e.is_object()) return out;
+  auto text = [](const nlohmann::json& j, const char* key) -> std::string {
+    if (!j.contains(key) || j[key].is_null()) return "-";
+    return j[key].is_string() ? j[key].get<std::string>() : j[key].dump();
+  };
+  out.emplace_back("mode", text(e, "mode"));
+  if (e.contains("replay") && e["replay"].is_object()) {
+    const auto& r = e["replay"];
+    out.emplace_back("replay token", text(r, "token"));
+    out.emplace_back("recorded outcome", text(r, "recorded_outcome"));
+    out.emplace_back("replayed outcome", text(r, "outcome"));
+    out.emplace_back("trace hash", text(r, "trace_hash_check"));
+    const bool recorded = r.contains("same") && r["same"].is_boolean();
+    out.emplace_back("replay", !recorded ? "no record to compare with"
+                               : r["same"].get<bool>() ? "same outcome" : "replay diverged");
+    return out;
+  }
+  std::string outcomes;
+  if (e.contains("outcomes") && e["outcomes"].is_object()) {
+    for (const auto& [k, v] : e["outcomes"].items()) outcomes += fmt::format("{}{} {}", outcomes.empty() ? "" : ", ", v.dump(), k);
+  }
+  out.emplace_back("runs", text(e, "runs"));
+  out.emplace_back("failed runs", text(e, "failed_runs"));
+  out.emplace_back("outcomes", outcomes.empty() ? "-" : outcomes);
+  out.emplace_back("first failing token", text(e, "first_failing_token"));
+  out.emplace_back("first failing outcome", text(e, "first_failing_outcome"));
+  out.emplace_back("threads n", text(e, e.contains("threads_max") ? "threads_max" : "threads"));
+  out.emplace_back("steps k", text(e, "steps"));
+  out.emplace_back("depth d", text(e, "depth"));
+  out.emplace_back("miss bound", text(e, "miss_bound"));
+  out.emplace_back("time-slice preemptions", text(e, "slice_preemptions"));
+  return out;
 }
 
 }  // namespace racegate::reports::internal

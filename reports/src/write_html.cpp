@@ -215,9 +215,13 @@ class HtmlRenderer {
   std::string render() &&;
 
  private:
-  [[nodiscard]] static bool has_details(const UnitResult& u) {
+  [[nodiscard]] bool has_details(const UnitResult& u) const {
     return u.verdict != Verdict::kPass || !u.outcomes.empty() || !u.findings.empty() ||
-           !u.skipped_checks.empty();
+           !u.skipped_checks.empty() || !explore_of(u).empty();
+  }
+  // The unit's exploration (racegate run --explore), or the gate's.
+  [[nodiscard]] const std::string& explore_of(const UnitResult& u) const {
+    return u.explore_json.empty() && run_.info.mode == "gate" ? run_.info.explore_json : u.explore_json;
   }
   void head();
   void header();
@@ -581,6 +585,18 @@ void HtmlRenderer::details(const UnitResult& u, const std::string& id) {
     w_.open("ul").attr("class", "skipped");
     for (const auto& sc : u.skipped_checks) {
       w_.open("li", Layout::kInline).open("strong").text(sc.check).close().text(": " + sc.reason).close();
+    }
+    w_.close();
+  }
+  if (const auto facts = internal::explore_facts(explore_of(u)); !facts.empty()) {
+    w_.leaf("h4", "Exploration");
+    w_.open("dl").attr("class", "facts");
+    for (const auto& [name, value] : facts) {
+      if (name.find("token") != std::string::npos) {
+        fact_code(name, value);
+      } else {
+        fact(name, value);
+      }
     }
     w_.close();
   }

@@ -149,11 +149,18 @@ std::string JunitReporter::render(const Run& run, const ReportConfig& /*config*/
             .text(failure_text(*u))
             .close();
       }
-      // Declared differences (checks skipped for this implementation) lead
-      // the captured output: JUnit has no place of their own for them.
+      // Declared differences (checks skipped for this implementation) and
+      // the exploration's figures lead the captured output: JUnit has no
+      // place of their own for them.
       std::string skipped;
       for (const auto& sc : u->skipped_checks) {
         skipped += fmt::format("[racegate] check skipped: {}: {}\n", sc.check, sc.reason);
+      }
+      // The unit's exploration (racegate run --explore), or the gate's.
+      const std::string& explore = u->explore_json.empty() && run.info.mode == "gate" ? run.info.explore_json
+                                                                                      : u->explore_json;
+      for (const auto& [name, value] : internal::explore_facts(explore)) {
+        skipped += fmt::format("[racegate] exploration: {}: {}\n", name, value);
       }
       if (!skipped.empty() || !u->stdout_text.empty() || u->stdout_truncated) {
         w.leaf("system-out", skipped + internal::cap_output(u->stdout_text, kOutputCap, u->stdout_truncated));

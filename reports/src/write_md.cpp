@@ -263,6 +263,32 @@ std::string MarkdownReporter::render(const Run& run, const ReportConfig& config)
 
   if (run.info.mode == "gate") md += gate_findings(run, config);
 
+  // racegate run --explore / replay TOKEN: each unit's exploration.
+  std::string explored;
+  std::size_t explored_pass = 0, explored_hidden = 0;
+  for (const UnitResult* u : units) {
+    const auto facts = internal::explore_facts(u->explore_json);
+    if (facts.empty()) continue;
+    if (u->verdict == Verdict::kPass && explored_pass++ >= kMaxPassRows) {
+      ++explored_hidden;
+      continue;
+    }
+    std::string cell;
+    for (const auto& [name, value] : facts) {
+      const bool token = name.find("token") != std::string::npos && value != "-";
+      cell += fmt::format("{}{} {}", cell.empty() ? "" : "; ", md_cell(name),
+                          token ? "`" + code_line(value) + "`" : md_cell(value));
+    }
+    explored += fmt::format("| {} | {} | {} | {} |\n", md_cell(label(*u)), md_cell(u->variant),
+                            verdict_name(u->verdict), cell);
+  }
+  if (!explored.empty()) {
+    md += "\n### Exploration\n\n| Case | Variant | Verdict | Exploration |\n| --- | --- | --- | --- |\n" + explored;
+    if (explored_hidden > 0) {
+      md += fmt::format("\n{} more passing explored units are not listed (see report.html).\n", explored_hidden);
+    }
+  }
+
   std::set<std::tuple<std::string, std::string, std::string>> skipped;
   for (const auto& u : run.units) {
     for (const auto& sc : u.skipped_checks) skipped.emplace(u.case_id, sc.check, sc.reason);

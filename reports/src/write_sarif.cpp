@@ -424,6 +424,21 @@ class Converter {
     log.set_run_property("runSeed", std::to_string(run_.info.run_seed));
     if (!run_.info.started_at.empty()) log.set_run_property("startedAt", run_.info.started_at);
     if (run_.info.interrupted) log.set_run_property("interrupted", true);
+    // Schedule exploration: the gate's figures, and every explored unit's
+    // (racegate run --explore), passing ones included.
+    if (!run_.info.explore_json.empty()) {
+      log.set_run_property("explore", ojson::parse(run_.info.explore_json, nullptr, false));
+    }
+    ojson explored = ojson::array();
+    for (const auto& u : run_.units) {
+      if (u.explore_json.empty()) continue;
+      explored.push_back(ojson{{"caseId", u.case_id},
+                               {"variant", u.variant},
+                               {"repeat", u.repeat},
+                               {"verdict", verdict_name(u.verdict)},
+                               {"explore", ojson::parse(u.explore_json, nullptr, false)}});
+    }
+    if (!explored.empty()) log.set_run_property("exploredUnits", std::move(explored));
 
     for (const UnitResult* u : internal::units_by_case(run_)) {
       for (const Finding& f : u->findings) {
@@ -529,6 +544,7 @@ class Converter {
         .set_property("verdict", verdict_name(u.verdict))
         .set_property("seed", std::to_string(u.seed));
     if (!u.replay_command.empty()) r.set_property("replayCommand", u.replay_command);
+    if (!u.explore_json.empty()) r.set_property("explore", ojson::parse(u.explore_json, nullptr, false));
   }
 
   // The access stacks of a race as thread flows (in call order), and every

@@ -27,6 +27,7 @@
 #include <fmt/format.h>
 
 #include "racegate/reports/parse.h"
+#include "explore_runs.h"
 #include "runner.h"
 
 extern char** environ;
@@ -312,7 +313,7 @@ std::unique_ptr<Running> spawn_unit(const Unit& u, const ExecOptions& opts, int 
     std::string kv = *e;
     if (kv.rfind("TSAN_OPTIONS=", 0) == 0 || kv.rfind("ASAN_OPTIONS=", 0) == 0 ||
         kv.rfind("UBSAN_OPTIONS=", 0) == 0 || kv.rfind("LSAN_OPTIONS=", 0) == 0 ||
-        kv.rfind("RC_PARAMS=", 0) == 0) {
+        kv.rfind("RC_PARAMS=", 0) == 0 || (!u.explore_config.empty() && is_explore_variable(kv))) {
       continue;
     }
     env_s.push_back(kv);
@@ -320,11 +321,17 @@ std::unique_ptr<Running> spawn_unit(const Unit& u, const ExecOptions& opts, int 
   const std::string d = r->dir.string();
   env_s.push_back(sanitizer_options(
       "TSAN_OPTIONS", "log_path=" + d + "/tsan halt_on_error=0 second_deadlock_stack=1 exitcode=66"));
-  env_s.push_back(sanitizer_options("ASAN_OPTIONS", "log_path=" + d + "/asan detect_leaks=1"));
+  // LeakSanitizer's exit-time check runs in a thread of its own that would
+  // wait for the PCT token for ever (docs/exploration.md): off under PCT.
+  const bool pct = u.explore_config.rfind("mode=pct", 0) == 0;
+  env_s.push_back(sanitizer_options("ASAN_OPTIONS", "log_path=" + d + (pct ? "/asan detect_leaks=0" : "/asan detect_leaks=1")));
   env_s.push_back(sanitizer_options("LSAN_OPTIONS", "log_path=" + d + "/lsan"));
   env_s.push_back(sanitizer_options(
       "UBSAN_OPTIONS", "log_path=" + d + "/ubsan print_stacktrace=1 halt_on_error=0"));
   env_s.push_back("RACEGATE_UNIT_DIR=" + d);
+  if (!u.explore_config.empty()) {
+    for (auto& v : explore_variables(u.explore_preload, u.explore_config, u.explore_stats)) env_s.push_back(std::move(v));
+  }
   std::vector<char*> envp;
   for (auto& e : env_s) envp.push_back(e.data());
   envp.push_back(nullptr);
@@ -499,13 +506,13 @@ void report_resources(const char* when) {
 }  // namespace
 
 void execute(const std::vector<Unit>& units, const ExecOptions& opts,
-             const std::function<void(reports::UnitResult&&)>& handed_over) {
+             const std::function<void(const Unit&, reports::UnitResult&&)>& handed_over) {
   report_resources("start");
   // Findings whose stacks could not be symbolized: one warning at the end.
   std::size_t unsymbolized_findings = 0;
-  auto on_done = [&](reports::UnitResult&& u) {
+  auto on_done = [&](const Unit& unit, reports::UnitResult&& u) {
     for (const auto& f : u.findings) unsymbolized_findings += unsymbolized(f) ? 1 : 0;
-    handed_over(std::move(u));
+    handed_over(unit, std::move(u));
   };
   struct AtEnd {
     std::size_t& n;
@@ -546,6 +553,8 @@ void execute(const std::vector<Unit>& units, const ExecOptions& opts,
     while (!pending.empty() && static_cast<int>(running.size()) < std::max(1, opts.jobs)) {
       std::size_t i = pending.front();
       pending.pop_front();
+      if (opts.skip && opts.skip(units[i])) continue;
+      if (opts.on_start) opts.on_start(units[i]);
       running.push_back(spawn_unit(units[i], opts, static_cast<int>(i)));
     }
     // Wait for output, a result, an exit or the nearest deadline.
@@ -597,7 +606,7 @@ void execute(const std::vector<Unit>& units, const ExecOptions& opts,
         reports::UnitResult u;
         finish_unit(**it, opts, u);
         if ((*it)->obs.timed_out) u.hang_stacks = (*it)->stacks;
-        on_done(std::move(u));
+        on_done(*(*it)->unit, std::move(u));
         it = running.erase(it);
       } else {
         ++it;

@@ -31,6 +31,7 @@
 #include "racegate/reports/reporter.h"
 #include "racegate/reports/results_file.h"
 #include "doctor.h"
+#include "explore_runs.h"
 #include "runner.h"
 
 extern char** environ;
@@ -138,11 +139,7 @@ std::vector<std::string> gate_environment(const fs::path& log_dir, const GateOpt
         kv.rfind("UBSAN_OPTIONS=", 0) == 0 || kv.rfind("LSAN_OPTIONS=", 0) == 0) {
       continue;
     }
-    if (!explore_vars.empty() &&
-        (kv.rfind("LD_PRELOAD=", 0) == 0 || kv.rfind("RACEGATE_EXPLORE=", 0) == 0 ||
-         kv.rfind("RACEGATE_EXPLORE_STATS=", 0) == 0)) {
-      continue;
-    }
+    if (!explore_vars.empty() && is_explore_variable(kv)) continue;
     env.push_back(std::move(kv));
   }
   for (const auto& v : explore_vars) env.push_back(v);
@@ -427,9 +424,6 @@ std::string plural(std::size_t n, const char* one, const char* many) {
 // Schedule exploration (docs/exploration.md): the command runs under the
 // preload library, once per token.
 
-constexpr const char* kPreloadName = "libracegate-explore.so";
-constexpr int kDeadlockExit = 86;  // the engine's exit code when every thread is blocked
-
 std::string shell_quote(const std::string& a) {
   if (!a.empty() && a.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-+=/.,:@%") ==
                         std::string::npos) {
@@ -438,58 +432,6 @@ std::string shell_quote(const std::string& a) {
   std::string q = "'";
   for (char c : a) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
   return q + "'";
-}
-
-// --preload, else beside the racegate binary (as installed), else in
-// ../lib, else where the build tree put it.
-fs::path find_preload(const GateOptions& o) {
-  if (!o.preload.empty()) {
-    if (access(o.preload.c_str(), R_OK) != 0) {
-      throw SetupError(fmt::format("--preload {}: {}", o.preload, std::strerror(errno)));
-    }
-    return fs::absolute(o.preload);
-  }
-  std::vector<fs::path> candidates;
-  std::error_code ec;
-  const fs::path self = fs::read_symlink("/proc/self/exe", ec);
-  if (!ec) {
-    candidates.push_back(self.parent_path() / kPreloadName);
-    candidates.push_back(self.parent_path().parent_path() / "lib" / kPreloadName);
-  }
-#ifdef RACEGATE_EXPLORE_PRELOAD_BUILD
-  candidates.emplace_back(RACEGATE_EXPLORE_PRELOAD_BUILD);
-#endif
-  std::string tried;
-  for (const auto& c : candidates) {
-    if (access(c.c_str(), R_OK) == 0) return c;
-    tried += (tried.empty() ? "" : ", ") + c.string();
-  }
-  throw SetupError(fmt::format("the exploration's preload library {} was not found (looked for {}): install it "
-                               "beside racegate, or give --preload PATH",
-                               kPreloadName, tried));
-}
-
-// The engine's statistics (RACEGATE_EXPLORE_STATS).
-struct ExploreStats {
-  bool present = false;
-  long threads = 0, steps = 0, slice_preemptions = 0, sanitized_starts = 0;
-  std::string trace_hash, outcome;
-};
-
-ExploreStats read_stats(const fs::path& p) {
-  ExploreStats s;
-  std::string text = read_whole_file(p);
-  text.erase(std::remove(text.begin(), text.end(), '\0'), text.end());
-  const auto j = nlohmann::json::parse(text, nullptr, false);
-  if (!j.is_object()) return s;
-  s.present = true;
-  s.threads = j.value("threads", 0L);
-  s.steps = j.value("steps", 0L);
-  s.slice_preemptions = j.value("slice_preemptions", 0L);
-  s.sanitized_starts = j.value("sanitized_starts", 0L);
-  s.trace_hash = j.value("trace_hash", "");
-  s.outcome = j.value("outcome", "");
-  return s;
 }
 
 // Sanitizer reports in the logs of one tagged run.
@@ -507,40 +449,12 @@ std::size_t reports_of_run(const fs::path& log_dir, const std::string& tag) {
   return n;
 }
 
-// pass, findings (a sanitizer reported, the command succeeded), deadlock
-// (exit 86 with the engine's deadlock), exit:N, signal:N, timeout, interrupted.
-std::string outcome_of(const CommandResult& r, const ExploreStats& st, std::size_t reports) {
-  if (r.interrupted) return "interrupted";
-  if (r.timed_out) return "timeout";
-  if (r.signal) return fmt::format("signal:{}", *r.signal);
-  if (r.exit_code == kDeadlockExit && (!st.present || st.outcome == "deadlock")) return "deadlock";
-  if (r.exit_code && *r.exit_code != 0) return fmt::format("exit:{}", *r.exit_code);
-  if (reports > 0) return "findings";
-  return "pass";
-}
-
-// A failure that --allow-command-failure does not excuse: the scheduler's
-// deadlock, a signal, a timeout.
-bool hard_failure(const std::string& outcome) {
-  return outcome == "deadlock" || outcome == "timeout" || outcome.rfind("signal:", 0) == 0;
-}
-
 struct ExploreRun {
   std::string label, token, outcome;
   CommandResult cr;
   ExploreStats stats;
   std::size_t reports = 0;
 };
-
-void append_line(int fd, const std::string& line) {
-  if (fd < 0) return;
-  for (std::size_t done = 0; done < line.size();) {
-    ssize_t w = write(fd, line.data() + done, line.size() - done);
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) throw SetupError(fmt::format("writing explore-tokens.txt: {}", std::strerror(errno)));
-    done += static_cast<std::size_t>(w);
-  }
-}
 
 // One run under `token`. Its line is in the tokens file before it starts;
 // its result line after it ended.
@@ -552,10 +466,7 @@ ExploreRun explore_one(const std::string& label, const std::string& token, const
   for (const auto& a : o.command) cmd += (cmd.empty() ? "" : " ") + shell_quote(a);
   append_line(tokens_fd, fmt::format("run {} token {} command {}\n", label, token, cmd));
   const fs::path stats = work / ("stats." + label + ".json");
-  const char* user_preload = std::getenv("LD_PRELOAD");
-  std::vector<std::string> vars = {
-      "LD_PRELOAD=" + preload.string() + (user_preload && *user_preload ? std::string(":") + user_preload : ""),
-      "RACEGATE_EXPLORE=" + token, "RACEGATE_EXPLORE_STATS=" + stats.string()};
+  const auto vars = explore_variables(preload, token, stats);
   std::vector<std::string> notes;  // said once, for the first environment
   const auto env = gate_environment(log_dir, o, notes, "r" + label, vars);
   r.cr = run_command(o, env, guardian_fd, guardian_pid, interrupted);
@@ -563,47 +474,9 @@ ExploreRun explore_one(const std::string& label, const std::string& token, const
   std::error_code ec;
   fs::remove(stats, ec);
   r.reports = reports_of_run(log_dir, "r" + label);
-  r.outcome = outcome_of(r.cr, r.stats, r.reports);
-  append_line(tokens_fd, fmt::format("result {} outcome {} trace_hash {} slice_preemptions {} threads {} steps {} "
-                                     "sanitized_starts {}\n",
-                                     label, r.outcome, r.stats.trace_hash.empty() ? "-" : r.stats.trace_hash,
-                                     r.stats.slice_preemptions, r.stats.threads, r.stats.steps,
-                                     r.stats.sanitized_starts));
+  r.outcome = outcome_of(RunEnd{r.cr.interrupted, r.cr.timed_out, r.cr.signal, r.cr.exit_code}, r.stats, r.reports);
+  append_line(tokens_fd, result_line(label, r.outcome, r.stats));
   return r;
-}
-
-// What a tokens file recorded for `token` (its last run with that token).
-struct Recorded {
-  std::string outcome, trace_hash;
-  long slice_preemptions = 0, steps = 0, sanitized_starts = 0;
-};
-
-std::optional<Recorded> recorded_result(const fs::path& file, const std::string& token) {
-  std::ifstream in(file);
-  if (!in) throw SetupError(fmt::format("{}: cannot read the tokens file ({})", file.string(), std::strerror(errno)));
-  std::map<std::string, std::string> token_of;  // label -> token
-  std::optional<Recorded> found;
-  std::string line;
-  while (std::getline(in, line)) {
-    std::istringstream words(line);
-    std::string kind, label, key, value;
-    words >> kind >> label;
-    if (kind == "run") {
-      words >> key >> value;
-      if (key == "token") token_of[label] = value;
-    } else if (kind == "result" && token_of.count(label) && token_of[label] == token) {
-      Recorded r;
-      while (words >> key >> value) {
-        if (key == "outcome") r.outcome = value;
-        if (key == "trace_hash") r.trace_hash = value == "-" ? "" : value;
-        if (key == "slice_preemptions") r.slice_preemptions = std::strtol(value.c_str(), nullptr, 10);
-        if (key == "steps") r.steps = std::strtol(value.c_str(), nullptr, 10);
-        if (key == "sanitized_starts") r.sanitized_starts = std::strtol(value.c_str(), nullptr, 10);
-      }
-      found = r;
-    }
-  }
-  return found;
 }
 
 }  // namespace
@@ -614,27 +487,9 @@ int gate_main(const GateOptions& o, const std::string& command_line, const std::
   // Exploration's options: all checked before anything runs.
   const bool exploring = !o.explore.empty();
   const bool replaying = !o.replay_token.empty();
-  if (exploring && o.explore != "noise" && o.explore != "pct") {
-    throw SetupError(fmt::format("--explore {}: the mode is noise or pct", o.explore));
-  }
-  if (!exploring && (o.runs != -1 || o.depth != -1 || o.steps != 0 || o.stop_on_first)) {
-    throw SetupError("--runs, --depth, --steps and --stop-on-first need --explore noise|pct");
-  }
-  if (o.explore == "noise" && (o.depth != -1 || o.steps != 0)) {
-    throw SetupError("--depth and --steps are PCT's: they do not go with --explore noise");
-  }
+  check_explore_options({o.explore, o.runs, o.depth, o.steps, o.explore_seed, o.stop_on_first});
   if (exploring && replaying) throw SetupError("--replay-token reruns one run: it does not go with --explore");
   if (!replaying && !o.tokens.empty()) throw SetupError("--tokens goes with --replay-token");
-  if (o.runs != -1 && (o.runs < 1 || o.runs > 1'000'000)) {
-    throw SetupError(fmt::format("--runs {}: the number of runs is an integer from 1 to 1000000", o.runs));
-  }
-  if (o.depth != -1 && (o.depth < 1 || o.depth > 16)) {
-    throw SetupError(fmt::format("--depth {}: the PCT depth is an integer from 1 to 16", o.depth));
-  }
-  if (o.steps < 0 || o.steps > 1'000'000'000) {
-    throw SetupError(fmt::format("--steps {}: the number of PCT steps is an integer from 1 to 1e9", o.steps));
-  }
-  if (o.explore_seed < 0) throw SetupError(fmt::format("--explore-seed {}: a seed is not negative", o.explore_seed));
   if (replaying && (o.replay_token.find_first_of(" \t\n") != std::string::npos ||
                     o.replay_token.rfind("mode=", 0) != 0)) {
     throw SetupError(fmt::format("--replay-token '{}': a token is the mode=...,seed=... string of "
@@ -643,7 +498,7 @@ int gate_main(const GateOptions& o, const std::string& command_line, const std::
   }
   const int runs = o.runs == -1 ? 100 : o.runs;
   const int depth = o.depth == -1 ? 3 : o.depth;
-  const fs::path preload = exploring || replaying ? find_preload(o) : fs::path();
+  const fs::path preload = exploring || replaying ? find_preload(o.preload) : fs::path();
   std::optional<Recorded> recorded;
   fs::path tokens_read;
   if (replaying) {
@@ -733,15 +588,11 @@ int gate_main(const GateOptions& o, const std::string& command_line, const std::
   const fs::path tokens_path = out / "explore-tokens.txt";
   try {
     if (exploring) {
-      tokens_fd = open(tokens_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
-      if (tokens_fd < 0) {
-        throw SetupError(fmt::format("cannot write {}: {}", tokens_path.string(), std::strerror(errno)));
-      }
-      append_line(tokens_fd, fmt::format("# racegate gate --explore {}: one 'run' line per run, written before it "
+      tokens_fd = open_tokens_file(tokens_path, fmt::format("# racegate gate --explore {}: one 'run' line per run, written before it "
                                          "starts, and a 'result' line after it ended\n",
                                          o.explore));
       if (o.explore == "pct" && steps == 0) {
-        probe = explore_one("probe", "mode=pct,seed=0,depth=1", o, log_dir, work,
+        probe = explore_one("probe", kProbeConfig, o, log_dir, work,
                             preload, tokens_fd, guardian_fd, guardian_pid, interrupted);
         steps = std::max(1L, probe->stats.steps);
         std::cerr << fmt::format("racegate gate: probe run: {} threads, {} steps: PCT draws its change points "
@@ -750,9 +601,7 @@ int gate_main(const GateOptions& o, const std::string& command_line, const std::
       }
       for (int i = 0; i < runs && !interrupted.load(); ++i) {
         const long long seed = o.explore_seed + i;
-        const std::string token = o.explore == "pct"
-                                      ? fmt::format("mode=pct,seed={},depth={},steps={}", seed, depth, steps)
-                                      : fmt::format("mode=noise,seed={}", seed);
+        const std::string token = engine_config(o.explore, seed, depth, steps);
         xruns.push_back(explore_one(std::to_string(i), token, o, log_dir, work, preload, tokens_fd, guardian_fd,
                                     guardian_pid, interrupted));
         const auto& r = xruns.back();
@@ -915,13 +764,7 @@ int gate_main(const GateOptions& o, const std::string& command_line, const std::
       explore["steps_from_probe"] = probe.has_value();
       // The PCT guarantee: one run finds a bug of depth d with probability at
       // least 1/(n k^(d-1)), so R runs miss it with probability at most this.
-      if (threads_max > 0 && steps_max > 0 && done > 0) {
-        const double p = 1.0 / (static_cast<double>(threads_max) *
-                                std::pow(static_cast<double>(steps_max), depth - 1));
-        explore["miss_bound"] = std::pow(1.0 - p, done);
-      } else {
-        explore["miss_bound"] = nullptr;
-      }
+      explore["miss_bound"] = miss_bound(threads_max, steps_max, depth, done);
     } else {
       explore["depth"] = nullptr;
       explore["steps"] = nullptr;
@@ -931,29 +774,14 @@ int gate_main(const GateOptions& o, const std::string& command_line, const std::
       explore["probe"] = {{"token", probe->token}, {"outcome", probe->outcome}, {"threads", probe->stats.threads},
                           {"steps", probe->stats.steps}};
     }
-    std::string hist;
-    for (const auto& [k, n] : outcomes) hist += fmt::format("{}{} {}", hist.empty() ? "" : ", ", n, k);
+    const std::string hist = histogram_text(outcomes);
     explore_text = fmt::format("exploration {}: {} of {} runs failed ({})", o.explore, failed, done,
                                hist.empty() ? "none run" : hist);
     if (first_failing) explore_text += fmt::format(", the first with token {}", first_failing->token);
   } else if (replaying) {
     const ExploreRun& r = xruns.front();
-    std::string hash_check;
-    bool same = r.outcome == recorded->outcome;
-    if (recorded->trace_hash.empty() || r.stats.trace_hash.empty()) {
-      hash_check = "not compared (no trace hash)";
-    } else if (recorded->slice_preemptions > 0 || r.stats.slice_preemptions > 0) {
-      hash_check = "not compared (a time-slice preemption)";
-    } else if ((recorded->sanitized_starts > 0 || r.stats.sanitized_starts > 0) && recorded->steps != r.stats.steps) {
-      // In a sanitized program a new thread's start overlaps its creator
-      // (docs/exploration.md, "Determinism"): the steps may differ.
-      hash_check = "not compared (a sanitized program's thread start: the steps differ)";
-    } else if (recorded->trace_hash == r.stats.trace_hash) {
-      hash_check = "same";
-    } else {
-      hash_check = "differs";
-      same = false;
-    }
+    const std::string hash_check = trace_hash_check(*recorded, r.stats);
+    const bool same = r.outcome == recorded->outcome && hash_check != "differs";
     replay_diverged = !same;
     explore_hard = hard_failure(r.outcome);
     const auto mode_end = o.replay_token.find(',');

@@ -29,6 +29,7 @@
 #include "gate.h"
 #include "runner.h"
 #include "doctor.h"
+#include "explore_runs.h"
 
 extern char** environ;
 
@@ -169,6 +170,11 @@ struct RunOptions {
   bool quiet = false;
   bool doctor = true;
   int max_procs = 1024;
+  // Schedule exploration (docs/exploration.md, "racegate run --explore").
+  ExploreOptions x;
+  std::string preload;
+  std::string replay_token;   // racegate replay TOKEN
+  std::string tokens;         // replay TOKEN: the tokens file (default <out>/explore-tokens.txt)
   std::size_t max_memory_mib = 8192;
 };
 
@@ -318,8 +324,37 @@ class ResultsStream {
   std::string error_;
 };
 
-int do_run(const RunOptions& o, const std::string& command_line, std::optional<std::string> replay_id = {}) {
+int do_run(RunOptions o, const std::string& command_line, std::optional<std::string> replay_id = {}) {
   auto formats = check_formats(o.formats);
+  // Exploration's options: all checked before anything runs.
+  check_explore_options(o.x);
+  const bool exploring = !o.x.explore.empty();
+  const bool replaying_token = !o.replay_token.empty();
+  if (!exploring && !replaying_token && !o.preload.empty()) throw SetupError("--preload goes with --explore noise|pct");
+  const fs::path preload = exploring || replaying_token ? find_preload(o.preload) : fs::path();
+  std::optional<CaseToken> token;
+  std::optional<Recorded> recorded;
+  fs::path tokens_read;
+  if (replaying_token) {
+    // racegate replay TOKEN: the unit the token names, run once under its
+    // engine configuration; the case binary is the one the tokens file
+    // recorded unless --binary names one.
+    token = parse_case_token(o.replay_token);
+    tokens_read = fs::absolute(o.tokens.empty() ? fs::path(o.out) / "explore-tokens.txt" : fs::path(o.tokens));
+    std::error_code ec;
+    if (!o.tokens.empty() || fs::exists(tokens_read, ec)) recorded = recorded_result(tokens_read, o.replay_token);
+    if (!recorded) {
+      std::cerr << fmt::format("racegate: no record of this token in {}: the replay's outcome is reported, not "
+                               "compared\n",
+                               tokens_read.string());
+    }
+    if (o.sel.binaries.empty() && recorded && !recorded->binary.empty()) o.sel.binaries = {recorded->binary};
+    o.sel.variants = {token->variant};
+    o.seed = token->case_seed;
+    o.trials = token->trials;
+    o.jobs = 1;
+    replay_id = token->case_id;
+  }
   // Sharding: --shard I/N, else GoogleTest's environment protocol.
   int shard_index = 0, shard_total = 1;
   if (!o.shard.empty()) {
@@ -391,13 +426,25 @@ int do_run(const RunOptions& o, const std::string& command_line, std::optional<s
       u.c = c;
       u.repeat = r;
       u.seed = replay_id ? *o.seed : derive_seed(run_seed, c.id, r);
+      if (replaying_token) {
+        u.explore_config = token->config;
+        u.explore_preload = preload;
+        u.explore_unit = 0;
+        u.explore_run = 0;
+      }
       u.trials = o.trials > 0 ? o.trials : c.default_trials;
       u.timeout_seconds = o.timeout > 0 ? o.timeout : c.timeout_seconds;
       units.push_back(std::move(u));
     }
   }
 
-  fs::path out = fs::absolute(o.out);
+  if (replaying_token && units.empty()) {
+    throw SetupError(fmt::format("the token's unit is not in this shard ({}/{}): unset GTEST_TOTAL_SHARDS",
+                                 shard_index, shard_total));
+  }
+  // A token's replay keeps its reports apart from the exploration's (whose
+  // tokens file it reads): in <out>/replay.
+  fs::path out = fs::absolute(replaying_token ? fs::path(o.out) / "replay" : fs::path(o.out));
   std::error_code ec;
   fs::create_directories(out, ec);
   if (ec || access(out.c_str(), W_OK) != 0) {
@@ -446,13 +493,21 @@ int do_run(const RunOptions& o, const std::string& command_line, std::optional<s
     (void)!write(guardian_fd, line.data(), line.size());
   }
   eo.interrupted = &g_interrupted;
+  int tokens_fd = -1;
+  const fs::path tokens_path = out / "explore-tokens.txt";
+  if (exploring) {
+    tokens_fd = open_tokens_file(tokens_path, fmt::format("# racegate run --explore {}: one 'run' line per run, "
+                                                          "written before it starts, and a 'result' line after "
+                                                          "it ended\n",
+                                                          o.x.explore));
+  }
 
   auto t0 = std::chrono::steady_clock::now();
   std::size_t done = 0, failed = 0;
-  execute(units, eo, [&](reports::UnitResult&& u) {
+  auto emit = [&](reports::UnitResult&& u) {
     ++done;
-    if (u.verdict != Verdict::kPass) {
-      ++failed;
+    if (u.verdict != Verdict::kPass) ++failed;
+    if (u.verdict != Verdict::kPass && u.replay_command.empty()) {
       u.replay_command = fmt::format("racegate replay {} --variant {} --seed {} --trials {}{}", u.case_id,
                                      u.variant, u.seed, u.trials_requested,
                                      o.sel.binaries.empty() ? "" : " --binary " + u.binary);
@@ -470,7 +525,37 @@ int do_run(const RunOptions& o, const std::string& command_line, std::optional<s
     }
     std::cout.flush();
     run.units.push_back(std::move(u));
-  });
+  };
+  if (exploring) {
+    // Every (case, variant, repeat) runs --runs times, each run a unit of the
+    // pool; its results fold into one (explore_runs.h).
+    // The tokens file records each run's case binary: the replay finds it there.
+    const std::string suffix = " --tokens " + tokens_path.string();
+    CaseExploration ce(o.x, preload, eo.work_dir, tokens_fd, suffix, emit);
+    ExecOptions xo = eo;
+    xo.on_start = [&](const Unit& u) { ce.on_start(u); };
+    const auto fold = [&](const Unit& u, reports::UnitResult&& r) { ce.on_done(u, std::move(r)); };
+    if (ce.needs_probe()) execute(ce.probe_units(units), xo, fold);
+    xo.skip = [&](const Unit& u) { return ce.skip(u); };
+    if (!g_interrupted.load()) execute(ce.run_units(units), xo, fold);
+    ce.flush();
+    close(tokens_fd);
+  } else if (replaying_token) {
+    units.front().explore_stats = eo.work_dir / "stats.replay.json";
+    execute(units, eo, [&](const Unit& unit, reports::UnitResult&& r) {
+      ExploreStats stats;
+      const std::string outcome = judge_case_run(unit, r, stats);
+      judge_replay(o.replay_token, tokens_read, recorded, outcome, stats, r);
+      if (r.verdict != Verdict::kPass) {
+        r.replay_command = fmt::format("racegate replay {} --tokens {}{}", o.replay_token, tokens_read.string(),
+                                       o.sel.binaries.empty() ? "" : " --binary " + r.binary);
+      }
+      std::cout << "racegate: " << r.message.substr(0, r.message.find("; ")) << "\n";
+      emit(std::move(r));
+    });
+  } else {
+    execute(units, eo, [&](const Unit&, reports::UnitResult&& u) { emit(std::move(u)); });
+  }
   if (tty) std::cout << "\r\033[K";
   run.info.wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   run.info.interrupted = g_interrupted.load();
@@ -499,6 +584,7 @@ int do_run(const RunOptions& o, const std::string& command_line, std::optional<s
     throw SetupError(write_error + "; the earlier results and reports in " + out.string() + " are as they were");
   }
   for (const auto& p : report_paths) std::cout << "report: " << p.string() << "\n";
+  if (exploring) std::cout << "tokens: " << tokens_path.string() << "\n";
 
   std::map<Verdict, int> counts;
   for (const auto& u : run.units) ++counts[u.verdict];
@@ -592,16 +678,43 @@ int main(int argc, char** argv) {
   run->add_flag("--quiet,-q", ro.quiet, "Print only units that did not pass");
   run->add_flag("!--no-doctor", ro.doctor,
                 "Skip proving first (cached per toolchain) that clang's TSan/ASan/UBSan see planted bugs");
+  run->add_option("--explore", ro.x.explore,
+                  "Schedule exploration: run each (case, variant) --runs times under the preload library, in "
+                  "mode noise or pct; each run's replay token goes to <out>/explore-tokens.txt "
+                  "(docs/exploration.md)");
+  run->add_option("--runs", ro.x.runs, "Exploration: runs per (case, variant), jobs of the pool (default: 50)");
+  run->add_option("--depth", ro.x.depth, "PCT: the bug depth d, 1..16 (default: 3)");
+  run->add_option("--steps", ro.x.steps, "PCT: k, the steps change points are drawn from (default: measured per "
+                                         "(case, variant) by a probe run)");
+  run->add_option("--explore-seed", ro.x.explore_seed, "Exploration: the first run's engine seed; run i has seed "
+                                                       "S+i (the case's own seed is the unit's) (default: 1)");
+  run->add_flag("--stop-on-first", ro.x.stop_on_first,
+                "Exploration: start no more runs of a (case, variant) once one of its runs failed");
+  run->add_option("--preload", ro.preload, "The preload library (default: libracegate-explore.so beside racegate)");
 
-  auto* replay = app.add_subcommand("replay", "Rerun one unit exactly (as printed by a failed run)");
+  auto* replay = app.add_subcommand(
+      "replay", "Rerun one unit exactly (as printed by a failed run): racegate replay CASE --variant V --seed S, "
+                "or one exploration run: racegate replay TOKEN");
   std::string replay_id, replay_variant;
   std::uint64_t replay_seed = 0;
-  replay->add_option("id", replay_id, "Case id")->required();
-  replay->add_option("--variant", replay_variant, "plain, tsan or asan")->required();
-  replay->add_option("--seed", replay_seed, "The unit's seed")->required();
-  replay->add_option("--trials", ro.trials, "Trials (as printed)")->check(CLI::PositiveNumber);
-  replay->add_option("--binary", ro.sel.binaries, "Case binary, when not the project's own")->expected(1, -1);
-  replay->add_option("--out", ro.out, "Output directory (default: racegate-out)");
+  replay->add_option("id", replay_id,
+                     "Case id, or the replay token of an exploration run (case=ID,variant=V,case_seed=S,trials=T,"
+                     "mode=...; a case id has no '=')")
+      ->required();
+  replay->add_option("--variant", replay_variant, "CASE: plain, tsan or asan (required)");
+  replay->add_option("--seed", replay_seed, "CASE: the unit's seed (required)");
+  replay->add_option("--trials", ro.trials, "CASE: trials (as printed)")->check(CLI::PositiveNumber);
+  replay->add_option("--tokens", ro.tokens,
+                     "TOKEN: the exploration's tokens file, where the recorded outcome is looked up (default: "
+                     "<out>/explore-tokens.txt); the replay exits 1 with 'replay diverged' when the outcome differs");
+  replay->add_option("--preload", ro.preload,
+                     "TOKEN: the preload library (default: libracegate-explore.so beside racegate)");
+  replay->add_option("--binary", ro.sel.binaries,
+                     "Case binary, when not the project's own (TOKEN: default the one the tokens file recorded)")
+      ->expected(1, -1);
+  replay->add_option("--out", ro.out,
+                     "Output directory (default: racegate-out); TOKEN: the reports go to <out>/replay, the tokens "
+                     "file is read from <out>");
   replay->add_option("--timeout", ro.timeout, "Seconds before TIMEOUT");
 
   auto* report = app.add_subcommand("report", "Render reports from results.jsonl files");
@@ -733,6 +846,22 @@ int main(int argc, char** argv) {
     if (doctor->parsed()) return doctor_main(doctor_options);
     if (gate->parsed()) return gate_main(go, command_line, g_interrupted);
     if (replay->parsed()) {
+      if (looks_like_token(replay_id)) {
+        if (replay->count("--variant") || replay->count("--seed") || replay->count("--trials")) {
+          throw SetupError("a replay token names the variant, the seed and the trials: --variant, --seed and "
+                           "--trials go with racegate replay CASE");
+        }
+        ro.replay_token = replay_id;
+        return do_run(ro, command_line);
+      }
+      if (!replay->count("--variant") || !replay->count("--seed")) {
+        throw SetupError(fmt::format("racegate replay {} needs --variant V and --seed S (or give an exploration "
+                                     "run's replay token: case=ID,...,mode=...)",
+                                     replay_id));
+      }
+      if (!ro.tokens.empty() || !ro.preload.empty()) {
+        throw SetupError("--tokens and --preload go with racegate replay TOKEN");
+      }
       ro.sel.variants = {replay_variant};
       ro.seed = replay_seed;
       ro.jobs = 1;

@@ -35,6 +35,13 @@ struct Unit {
   std::uint64_t seed = 0;
   int trials = 0;
   double timeout_seconds = 0;
+  // racegate run --explore: one run of the unit under the preload library
+  // (empty explore_config: a plain unit). The engine's configuration
+  // (RACEGATE_EXPLORE) and where it writes its statistics.
+  std::string explore_config;
+  std::filesystem::path explore_preload, explore_stats;
+  int explore_unit = -1;   // the (case, variant, repeat) it explores: an index of the caller's
+  int explore_run = -1;    // 0-based run index; -1: the probe run
 };
 
 struct ExecOptions {
@@ -51,6 +58,12 @@ struct ExecOptions {
   std::size_t max_memory_mib = 0;
   // Set from a signal handler: start nothing more, kill what runs, return.
   const std::atomic<bool>* interrupted = nullptr;
+  // Called just before a unit is started (e.g. to record its replay token);
+  // may be empty.
+  std::function<void(const Unit&)> on_start;
+  // Asked before a unit is started: true drops it (not run, not handed
+  // over); may be empty.
+  std::function<bool(const Unit&)> skip;
 };
 
 // Raised for problems that make the whole run impossible (exit code 2).
@@ -65,7 +78,7 @@ std::vector<CaseEntry> list_cases(const std::filesystem::path& binary);
 // Runs every unit, at most opts.jobs at a time, calling on_done for each
 // finished unit (in finishing order) with its judged result.
 void execute(const std::vector<Unit>& units, const ExecOptions& opts,
-             const std::function<void(reports::UnitResult&&)>& on_done);
+             const std::function<void(const Unit&, reports::UnitResult&&)>& on_done);
 
 // What the executor observed of one unit's process, for the verdict engine.
 struct Observation {

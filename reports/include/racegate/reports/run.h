@@ -74,6 +74,9 @@ struct UnitResult {
   bool stderr_truncated = false;
   std::string hang_stacks;      // for TIMEOUT: stacks of every thread before the kill
   std::vector<Finding> findings;
+  // racegate run --explore: the unit's exploration (docs/report-schema.md,
+  // "unit explore") as a JSON object's text; empty otherwise.
+  std::string explore_json;
 };
 
 // A finding known from a gate's baseline (signature, what and where, since

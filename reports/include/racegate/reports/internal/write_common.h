@@ -97,4 +97,12 @@ class UnitLabels {
   std::vector<std::pair<std::string, std::string>> repeated_;  // (case, variant), sorted
 };
 
+// A schedule exploration's figures (run.info.explore_json of a gate, or a
+// unit's explore_json of `racegate run --explore`), as (name, value) pairs
+// in a fixed order, for people: mode, runs, failed runs, outcomes, first
+// failing token and outcome, threads, steps, depth, miss bound, time-slice
+// preemptions; a replay's comparison instead for `replay`. Empty when
+// `explore_json` is empty or not an object. Values are raw text: escape them.
+[[nodiscard]] std::vector<std::pair<std::string, std::string>> explore_facts(const std::string& explore_json);
+
 }  // namespace racegate::reports::internal
