@@ -96,6 +96,7 @@ ExploreStats read_stats(const fs::path& p) {
   s.steps = j.value("steps", 0L);
   s.slice_preemptions = j.value("slice_preemptions", 0L);
   s.sanitized_starts = j.value("sanitized_starts", 0L);
+  s.kernel_waits = j.value("kernel_waits", 0L);
   s.trace_hash = j.value("trace_hash", "");
   s.outcome = j.value("outcome", "");
   return s;
@@ -135,9 +136,9 @@ int open_tokens_file(const fs::path& path, const std::string& header) {
 std::string result_line(const std::string& label, const std::string& outcome, const ExploreStats& st,
                         const std::string& extra) {
   return fmt::format("result {} outcome {} trace_hash {} slice_preemptions {} threads {} steps {} "
-                     "sanitized_starts {}{}\n",
+                     "sanitized_starts {} kernel_waits {}{}\n",
                      label, outcome, st.trace_hash.empty() ? "-" : st.trace_hash, st.slice_preemptions, st.threads,
-                     st.steps, st.sanitized_starts, extra);
+                     st.steps, st.sanitized_starts, st.kernel_waits, extra);
 }
 
 std::optional<Recorded> recorded_result(const fs::path& file, const std::string& token) {
@@ -165,6 +166,7 @@ std::optional<Recorded> recorded_result(const fs::path& file, const std::string&
         if (key == "slice_preemptions") r.slice_preemptions = std::strtol(value.c_str(), nullptr, 10);
         if (key == "steps") r.steps = std::strtol(value.c_str(), nullptr, 10);
         if (key == "sanitized_starts") r.sanitized_starts = std::strtol(value.c_str(), nullptr, 10);
+        if (key == "kernel_waits") r.kernel_waits = std::strtol(value.c_str(), nullptr, 10);
       }
       found = r;
     }
@@ -175,6 +177,9 @@ std::optional<Recorded> recorded_result(const fs::path& file, const std::string&
 std::string trace_hash_check(const Recorded& recorded, const ExploreStats& now) {
   if (recorded.trace_hash.empty() || now.trace_hash.empty()) return "not compared (no trace hash)";
   if (recorded.slice_preemptions > 0 || now.slice_preemptions > 0) return "not compared (a time-slice preemption)";
+  // A wait in the kernel (a process-shared object, a pipe, a sleep) ends when
+  // the kernel says: what runs meanwhile may differ.
+  if (recorded.kernel_waits > 0 || now.kernel_waits > 0) return "not compared (waits in the kernel)";
   if ((recorded.sanitized_starts > 0 || now.sanitized_starts > 0) && recorded.steps != now.steps) {
     // In a sanitized program a new thread's start overlaps its creator
     // (docs/exploration.md, "Determinism"): the steps may differ.

@@ -54,7 +54,7 @@ bool is_explore_variable(const std::string& kv);
 // The engine's statistics (RACEGATE_EXPLORE_STATS).
 struct ExploreStats {
   bool present = false;
-  long threads = 0, steps = 0, slice_preemptions = 0, sanitized_starts = 0;
+  long threads = 0, steps = 0, slice_preemptions = 0, sanitized_starts = 0, kernel_waits = 0;
   std::string trace_hash, outcome;
 };
 ExploreStats read_stats(const std::filesystem::path& p);
@@ -84,7 +84,7 @@ std::string result_line(const std::string& label, const std::string& outcome, co
 // What a tokens file recorded for `token` (its last run with that token).
 struct Recorded {
   std::string outcome, trace_hash, binary;
-  long slice_preemptions = 0, steps = 0, sanitized_starts = 0;
+  long slice_preemptions = 0, steps = 0, sanitized_starts = 0, kernel_waits = 0;
 };
 // Throws SetupError when the file cannot be read.
 std::optional<Recorded> recorded_result(const std::filesystem::path& file, const std::string& token);
