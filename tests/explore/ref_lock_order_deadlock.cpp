@@ -35,6 +35,7 @@ int main() {
     ++g_moves;
   });
   th::Thread audit([] {
+    planted::work();  // prepares the audit: in a plain run, transfer is done by then
     th::LockGuard b(g_journal);
     count_attempt();
     th::LockGuard a(g_accounts);
