@@ -10,6 +10,8 @@
 // RACEGATE_EXPLORE=mode=pct (tests/explore.cmake).
 #include <pthread.h>
 #include <semaphore.h>
+#include <signal.h>
+#include <sys/prctl.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -122,6 +124,8 @@ void shared_objects_are_woken_by_another_process() {
   const pid_t child = fork();
   if (child < 0) fail("fork");
   if (child == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL);  // never outlive a parent stopped by a timeout
+    if (getppid() == 1) _exit(1);
     sem_post(&sh->posted);             // wakes the parent's sem_wait
     pthread_mutex_lock(&sh->mutex);    // blocks until the parent waits on cond
     sh->ready = 1;
