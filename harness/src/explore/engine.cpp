@@ -34,7 +34,7 @@ struct ThreadHandle {
   std::uint64_t priority = 0;
   State state = State::kEnabled;
   const void* waiting_on = nullptr;
-  bool timed = false;
+  bool can_idle = false;  // when nothing else can run, the wait ends (kIdle)
   bool timed_out = false;
   std::uint64_t deadline = 0;  // wait_word: CLOCK_MONOTONIC ns, 0 none
   bool deadline_hit = false;   // the wait ended because `deadline` passed
@@ -342,31 +342,30 @@ void dispatch_locked() {
     g_running = nullptr;
     bool free_threads = false;
     bool waiting = false;
-    ThreadHandle* timed = nullptr;
+    bool deadlined = false;  // a wait with a deadline
+    ThreadHandle* idler = nullptr;
     for (ThreadHandle* t : threads()) {
       free_threads = free_threads || t->state == State::kFree;
       waiting = waiting || t->state == State::kWaiting;
-      if (t->state == State::kWaiting && t->timed && (timed == nullptr || t->priority > timed->priority)) timed = t;
+      deadlined = deadlined || (t->state == State::kWaiting && t->deadline != 0);
+      if (t->state == State::kWaiting && t->can_idle && (idler == nullptr || t->priority > idler->priority)) idler = t;
     }
     if (!waiting) return;  // all are gone, or outside the scheduler and will come back
     // A wait that may idle (on a word another process may change) goes to
     // the kernel as soon as nothing in this process can run, even if a thread
     // outside the scheduler may come back: that one may wait for this one.
-    if (free_threads && timed == nullptr) return;
-    if (timed == nullptr) {
+    if (free_threads && idler == nullptr) return;
+    if (idler == nullptr) {
       // A wait with a deadline ends when the deadline passes: the waiter
       // wakes up then by itself (wait_turn_locked) and dispatches.
-      if (std::any_of(threads().begin(), threads().end(),
-                      [](ThreadHandle* t) { return t->state == State::kWaiting && t->deadline != 0; })) {
-        return;
-      }
+      if (deadlined) return;
       deadlock_locked();
     }
     ++g_timeouts;
-    timed->timed_out = true;
-    timed->state = State::kEnabled;
-    timed->waiting_on = nullptr;
-    best = timed;
+    idler->timed_out = true;
+    idler->state = State::kEnabled;
+    idler->waiting_on = nullptr;
+    best = idler;
   }
   g_running = best;
   g_last_progress = now_ns();
@@ -421,16 +420,27 @@ void enter_locked(ThreadHandle* t) {
   wait_turn_locked(t);
 }
 
-bool block_locked(ThreadHandle* t, const void* object, bool timed) {
+// How a wait in the scheduler ended.
+enum class Woke : std::uint8_t { kWoken, kDeadline, kIdle };
+
+// Disables `t` until `object` is woken, until `deadline` (CLOCK_MONOTONIC
+// ns, 0: none) passes, or, when `can_idle`, until nothing else can run;
+// returns holding the token.
+Woke block_locked(ThreadHandle* t, const void* object, bool can_idle, std::uint64_t deadline = 0) {
+  if (deadline != 0 && now_ns() >= deadline) return Woke::kDeadline;
   t->state = State::kWaiting;
   t->waiting_on = object;
-  t->timed = timed;
+  t->can_idle = can_idle;
   t->timed_out = false;
+  t->deadline = deadline;
+  t->deadline_hit = false;
   t->yielded = false;
   t->wait_seq = ++g_wait_seq;
   if (g_running == t || g_running == nullptr) dispatch_locked();
   wait_turn_locked(t);
-  return !t->timed_out;
+  t->deadline = 0;
+  if (!t->timed_out) return Woke::kWoken;
+  return t->deadline_hit ? Woke::kDeadline : Woke::kIdle;
 }
 
 void wake_locked(const void* object, bool all) {
@@ -618,12 +628,7 @@ bool block_on_until(const void* object, std::uint64_t deadline_ns) noexcept {
   if (mode() != Mode::kPct) return true;
   KeepErrno keep;
   Locked hold(g_lock);
-  ThreadHandle* t = self_locked();
-  if (deadline_ns != 0 && now_ns() >= deadline_ns) return false;
-  t->deadline = deadline_ns;
-  const bool woken = block_locked(t, object, false);
-  t->deadline = 0;
-  return woken;
+  return block_locked(self_locked(), object, false, deadline_ns) == Woke::kWoken;
 }
 
 WordWait wait_word(const std::atomic<std::uint32_t>* word, std::uint32_t expected, std::uint64_t deadline_ns,
@@ -633,13 +638,15 @@ WordWait wait_word(const std::atomic<std::uint32_t>* word, std::uint32_t expecte
   Locked hold(g_lock);
   ThreadHandle* t = self_locked();
   if (word->load(std::memory_order_seq_cst) != expected) return WordWait::kChanged;
-  if (deadline_ns != 0 && now_ns() >= deadline_ns) return WordWait::kTimedOut;
-  t->deadline = deadline_ns;
-  t->deadline_hit = false;
-  const bool woken = block_locked(t, word, can_idle);
-  t->deadline = 0;
-  if (woken) return WordWait::kChanged;
-  return t->deadline_hit ? WordWait::kTimedOut : WordWait::kKernel;
+  switch (block_locked(t, word, can_idle, deadline_ns)) {
+    case Woke::kWoken:
+      return WordWait::kChanged;
+    case Woke::kDeadline:
+      return WordWait::kTimedOut;
+    case Woke::kIdle:
+      break;
+  }
+  return WordWait::kKernel;
 }
 
 void wake_one(const void* object) noexcept {

@@ -323,18 +323,12 @@ int sem_post(sem_t* s) {
 // the others run meanwhile, and comes back when the kernel wakes it.
 int nanosleep(const struct timespec* request, struct timespec* remaining) {
   if (!pct()) return RG_REAL(nanosleep, nullptr)(request, remaining);
-  ex::leave();
-  const int rc = RG_REAL(nanosleep, nullptr)(request, remaining);
-  ex::enter();
-  return rc;
+  return in_kernel([&] { return RG_REAL(nanosleep, nullptr)(request, remaining); });
 }
 
 int clock_nanosleep(clockid_t clock, int flags, const struct timespec* request, struct timespec* remaining) {
   if (!pct()) return RG_REAL(clock_nanosleep, nullptr)(clock, flags, request, remaining);
-  ex::leave();
-  const int rc = RG_REAL(clock_nanosleep, nullptr)(clock, flags, request, remaining);
-  ex::enter();
-  return rc;
+  return in_kernel([&] { return RG_REAL(clock_nanosleep, nullptr)(clock, flags, request, remaining); });
 }
 
 int sched_yield() {
@@ -387,10 +381,7 @@ int pthread_join(pthread_t thread, void** result) {
   ex::ThreadHandle* handle = ex::thread_by_key(static_cast<unsigned long>(thread));
   ex::point(ex::Kind::kThreadJoin, handle);
   if (handle == nullptr) {  // a thread the scheduler does not know: block outside it
-    ex::leave();
-    const int rc = RG_REAL(pthread_join, nullptr)(thread, result);
-    ex::enter();
-    return rc;
+    return in_kernel([&] { return RG_REAL(pthread_join, nullptr)(thread, result); });
   }
   ex::join_thread(handle);
   const int rc = RG_REAL(pthread_join, nullptr)(thread, result);
